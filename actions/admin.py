@@ -1,0 +1,133 @@
+from typing import Any
+
+from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
+from actions.registry import action_types
+
+
+class SameBotInlineFormSet(BaseInlineFormSet):
+    """Rows under an action belong to the action's bot, set before they are validated."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> Any:
+        form = super()._construct_form(i, **kwargs)
+        if self.instance.bot_id:
+            form.instance.bot_id = self.instance.bot_id
+        return form
+
+
+class CommandInline(admin.TabularInline):
+    model = Command
+    formset = SameBotInlineFormSet
+    extra = 0
+    fields = ["word", "arguments"]
+
+
+class PatternInline(admin.TabularInline):
+    model = Pattern
+    formset = SameBotInlineFormSet
+    extra = 0
+    fields = ["regex", "arguments", "priority", "is_enabled"]
+
+
+@admin.register(Action)
+class ActionAdmin(admin.ModelAdmin):
+    list_display = ["name", "bot", "kind_label", "min_trust", "is_enabled", "commands_list"]
+    list_filter = ["is_enabled", "kind", "min_trust", "bot"]
+    list_select_related = ["bot"]
+    search_fields = ["name", "description", "bot__slug", "commands__word"]
+    autocomplete_fields = ["bot"]
+    readonly_fields = ["type_help", "created_at", "updated_at"]
+    fields = [
+        "bot",
+        "name",
+        "kind",
+        "type_help",
+        "config",
+        "min_trust",
+        "description",
+        "is_enabled",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [CommandInline, PatternInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Action]:
+        return super().get_queryset(request).prefetch_related("commands")
+
+    @admin.display(description="type", ordering="kind")
+    def kind_label(self, action: Action) -> str:
+        return action_types.label_for(action.kind)
+
+    @admin.display(description="commands")
+    def commands_list(self, action: Action) -> str:
+        return ", ".join(command.word for command in action.commands.all())
+
+    @admin.display(description="about this type")
+    def type_help(self, action: Action) -> str:
+        if not action.kind:
+            return "Choose a type and save to see its arguments and an example configuration."
+        if action.kind not in action_types:
+            return f"unavailable: no action type {action.kind!r} is installed"
+        plugin = action_types.get(action.kind)
+        fields = ", ".join(plugin.Args.__dataclass_fields__) or "none"
+        return (
+            f"{plugin.description()} Arguments: {fields}. "
+            f"Example configuration: {plugin.example_config or '{}'}"
+        )
+
+
+@admin.register(Command)
+class CommandAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "bot", "action"]
+    list_filter = ["bot"]
+    list_select_related = ["bot", "action"]
+    search_fields = ["word", "action__name"]
+    autocomplete_fields = ["bot", "action"]
+
+
+@admin.register(Pattern)
+class PatternAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "bot", "action", "priority", "is_enabled"]
+    list_filter = ["is_enabled", "bot"]
+    list_select_related = ["bot", "action"]
+    search_fields = ["regex", "action__name"]
+    autocomplete_fields = ["bot", "action"]
+
+
+@admin.register(ResponseTemplate)
+class ResponseTemplateAdmin(admin.ModelAdmin):
+    list_display = ["key", "mood", "bot", "short_text"]
+    list_filter = ["bot", "mood"]
+    list_select_related = ["bot"]
+    search_fields = ["key", "text"]
+    autocomplete_fields = ["bot"]
+
+    @admin.display(description="text")
+    def short_text(self, template: ResponseTemplate) -> str:
+        return template.text[:80]
+
+
+@admin.register(ActionRun)
+class ActionRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "action_name",
+        "bot",
+        "room",
+        "status",
+        "attempts",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "bot"]
+    list_select_related = ["bot", "room__bot"]
+    search_fields = ["action_name", "last_error"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in ActionRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # runs are caused by messages, not typed in

@@ -1,0 +1,192 @@
+import re2
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from actions.registry import action_type_choices, action_types
+from conversations.engine.messages import TrustLevel
+from conversations.models import (
+    TRUST_LEVEL_CHOICES,
+    Bot,
+    Message,
+    Participant,
+    Room,
+    mood_validator,
+)
+
+PATTERN_MAX_CHARS = 1000
+command_word_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]*$", "Lowercase letters, digits, - and _."
+)
+
+
+class Action(models.Model):
+    """A configured instance of a registered action type, on one bot."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="actions")
+    name = models.SlugField(max_length=60, help_text="Unique per bot; used in logs and the API.")
+    kind = models.CharField(max_length=50, choices=action_type_choices)
+    config = models.JSONField(default=dict, blank=True)
+    min_trust = models.SmallIntegerField(
+        "minimum trust", choices=TRUST_LEVEL_CHOICES, default=TrustLevel.VISITOR
+    )
+    description = models.CharField(
+        max_length=200, blank=True, help_text="Shown by help; empty: the type's description."
+    )
+    is_enabled = models.BooleanField("enabled", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["bot", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "name"], name="action_name_unique_per_bot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bot.slug}: {self.name}"
+
+    def clean(self) -> None:
+        self.config = action_types.config_clean(self.kind, self.config)
+        if self.kind in action_types:
+            floor = action_types.get(self.kind).min_trust
+            if self.min_trust is not None and self.min_trust < floor:
+                raise ValidationError(
+                    {"min_trust": f"This action type needs at least trust level {floor}."}
+                )
+
+
+def _validate_same_bot(owner: models.Model, action: Action | None) -> None:
+    if action is not None and owner.bot_id and action.bot_id != owner.bot_id:
+        raise ValidationError({"action": "The action belongs to another bot."})
+
+
+class Command(models.Model):
+    """A word after the bot's prefix that calls an action (`!help`)."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="commands")
+    word = models.CharField(
+        max_length=50,
+        validators=[command_word_validator],
+    )
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="commands")
+    arguments = models.JSONField(
+        default=dict, blank=True, help_text="Argument values fixed for this command."
+    )
+
+    class Meta:
+        ordering = ["bot", "word"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "word"], name="command_word_unique_per_bot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bot.command_prefix}{self.word}" if self.bot_id else self.word
+
+    def clean(self) -> None:
+        _validate_same_bot(self, getattr(self, "action", None))
+        if not isinstance(self.arguments, dict):
+            raise ValidationError({"arguments": "Must be a JSON object."})
+        # Also checked here because admin inlines leave `bot` out of their form's validation.
+        taken = Command.objects.filter(bot_id=self.bot_id, word=self.word).exclude(pk=self.pk)
+        if self.bot_id and taken.exists():
+            raise ValidationError({"word": f"The bot already has a command {self.word!r}."})
+
+
+class Pattern(models.Model):
+    """A regular expression over free text whose named groups become an action's arguments."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="patterns")
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="patterns")
+    regex = models.TextField(
+        help_text="RE2 syntax (linear time). Named groups (?P<limit>...) fill arguments."
+    )
+    arguments = models.JSONField(
+        default=dict, blank=True, help_text="Argument values fixed for this pattern."
+    )
+    priority = models.SmallIntegerField(default=0, help_text="Higher is tried first.")
+    is_enabled = models.BooleanField("enabled", default=True)
+
+    class Meta:
+        ordering = ["bot", "-priority", "id"]
+
+    def __str__(self) -> str:
+        return self.regex[:60]
+
+    def clean(self) -> None:
+        _validate_same_bot(self, getattr(self, "action", None))
+        if len(self.regex) > PATTERN_MAX_CHARS:
+            raise ValidationError(
+                {"regex": f"Patterns are limited to {PATTERN_MAX_CHARS} characters."}
+            )
+        try:
+            re2.compile(self.regex)
+        except re2.error as error:
+            raise ValidationError(
+                {"regex": f"This pattern cannot be compiled safely (RE2): {error}"}
+            ) from error
+
+
+class ResponseTemplate(models.Model):
+    """A reply text for a key and mood; several rows for one key and mood are variants."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="response_templates")
+    key = models.SlugField(max_length=100, help_text="Which reply this is, e.g. fallback.")
+    mood = models.CharField(
+        max_length=30, blank=True, validators=[mood_validator], help_text="Empty: any mood."
+    )
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["bot", "key", "mood", "id"]
+        indexes = [models.Index(fields=["bot", "key", "mood"], name="template_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.key} [{self.mood or 'any mood'}]"
+
+
+class ActionRun(models.Model):
+    """One action call to run on a worker: written with its cause, claimed once, retried."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="action_runs")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="action_runs")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.ForeignKey(
+        Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    action_name = models.CharField(max_length=60, help_text="Kept if the action is deleted.")
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="action_runs",
+        help_text="The message that caused this run.",
+    )
+    arguments = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    run_after = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "enqueued_at"], name="action_run_sweep")]
+
+    def __str__(self) -> str:
+        return f"{self.action_name} #{self.pk} ({self.status})"

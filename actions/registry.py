@@ -1,0 +1,9 @@
+from botsite.registry import Registry
+
+from actions.base import ActionType
+
+action_types: Registry[type[ActionType]] = Registry("action")
+
+
+def action_type_choices() -> list[tuple[str, str]]:
+    return action_types.choices()

@@ -1,0 +1,194 @@
+"""Use cases of the actions app: queue action runs and execute them exactly once."""
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from actions.base import ActionContext
+from actions.exceptions import ActionFailed
+from actions.models import ActionRun
+from actions.registry import action_types
+from conversations import realtime
+from conversations.engine.messages import (
+    ActionCall,
+    ActionSnapshot,
+    OutboundMessage,
+    Response,
+)
+from conversations.models import Bot, Message, Participant, Room
+from conversations.selectors import (
+    bot_snapshot_get,
+    message_outbound,
+    participant_info,
+    room_info,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+GENERIC_FAILURE = "Sorry, something went wrong while doing that."
+
+
+class ActionRunRetry(Exception):
+    """The run failed in a way worth retrying; it is pending again, due after `countdown`."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+        self.countdown = countdown
+
+
+def action_runs_create(
+    *,
+    bot: Bot,
+    room: Room,
+    participant: Participant | None,
+    message: Message | None,
+    calls: Sequence[ActionCall],
+) -> list[ActionRun]:
+    """Write one pending run per call, in the caller's transaction; enqueue them on commit."""
+    if not calls:
+        return []
+    runs = ActionRun.objects.bulk_create(
+        ActionRun(
+            bot=bot,
+            room=room,
+            participant=participant,
+            message=message,
+            action_id=call.action.id,
+            action_name=call.action.name,
+            arguments=dict(call.arguments),
+        )
+        for call in calls
+    )
+    run_ids = [run.pk for run in runs]
+    transaction.on_commit(lambda: action_runs_enqueue(run_ids=run_ids))
+    return runs
+
+
+def action_runs_enqueue(*, run_ids: Iterable[int]) -> None:
+    from actions.tasks import action_run_execute  # tasks wrap these services
+
+    for run_id in run_ids:
+        ActionRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+        action_run_execute.delay(run_id)
+
+
+def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
+    """Claim a pending run, run its action, store the replies and push them to the room.
+
+    Safe to call twice or concurrently: only the caller that moves the run from pending to
+    running goes on, and only the attempt that still owns the run may store its replies.
+    Raises `ActionRunRetry` when the action failed with a retryable error.
+    """
+    claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING).update(
+        status=ActionRun.Status.RUNNING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        logger.info("action run %s: not pending, nothing to do", run_id)
+        return []
+    run = ActionRun.objects.select_related("bot", "room__bot", "participant", "action").get(
+        pk=run_id
+    )
+    status, error, responses = _run_action(run)
+    if status == ActionRun.Status.PENDING:
+        countdown = _backoff_seconds(run.attempts)
+        ActionRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
+            status=ActionRun.Status.PENDING,
+            last_error=error,
+            run_after=timezone.now() + timedelta(seconds=countdown),
+        )
+        raise ActionRunRetry(countdown)
+
+    with transaction.atomic():
+        # A sweeper may have handed the run to another attempt meanwhile; then that attempt
+        # owns the replies and this one stores nothing.
+        owns_run = ActionRun.objects.filter(
+            pk=run.pk, status=ActionRun.Status.RUNNING, attempts=run.attempts
+        ).update(status=status, finished_at=timezone.now(), last_error=error)
+        if not owns_run:
+            logger.warning("action run %s: taken over by another attempt", run.pk)
+            return []
+        replies = [
+            Message.objects.create(
+                room=run.room,
+                sender_kind=Message.SenderKind.BOT,
+                text=response.text,
+                html=response.html,
+                reply_to_id=run.message_id,
+            )
+            for response in responses
+        ]
+    outbound = [message_outbound(reply) for reply in replies]
+    for message in outbound:
+        realtime.message_broadcast(message)
+    logger.info("action run %s: %s, %d replies", run.pk, status, len(outbound))
+    return outbound
+
+
+def _run_action(run: ActionRun) -> tuple[str, str, list[Response]]:
+    """Run the action; return the run's next status, its error, and the replies."""
+    action = run.action
+    if action is None or action.kind not in action_types:
+        error = f"action {run.action_name!r} is no longer available"
+        return ActionRun.Status.FAILED, error, [Response(text=f"Sorry, {error}.")]
+    call = ActionCall(
+        action=ActionSnapshot(
+            id=action.pk,
+            name=action.name,
+            kind=action.kind,
+            config=action.config,
+            min_trust=action.min_trust,
+            description=action.description,
+        ),
+        arguments=run.arguments,
+        source=f"run:{run.pk}",
+    )
+    ctx = ActionContext(
+        bot=bot_snapshot_get(bot=run.bot),
+        room=room_info(run.room),
+        participant=participant_info(run.participant) if run.participant else None,
+    )
+    try:
+        responses = action_types.get(action.kind)(dict(action.config)).run(call, ctx)
+    except ActionFailed as failure:
+        if failure.retryable and run.attempts < MAX_ATTEMPTS:
+            return ActionRun.Status.PENDING, failure.detail, []
+        return ActionRun.Status.FAILED, failure.detail, [Response(text=f"Sorry, {failure.detail}")]
+    except Exception as error:
+        logger.exception("action run %s (%s) crashed", run.pk, action.kind)
+        return ActionRun.Status.FAILED, f"{type(error).__name__}: {error}", [
+            Response(text=GENERIC_FAILURE)
+        ]
+    return ActionRun.Status.SUCCEEDED, "", responses
+
+
+def _backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter: spread retries so they do not arrive in herds."""
+    return random.uniform(0, min(300, 2**attempts))
+
+
+def action_runs_sweep() -> int:
+    """Re-enqueue runs whose task was lost or whose worker died; returns how many."""
+    now = timezone.now()
+    stuck_since = now - timedelta(seconds=settings.ACTION_RUN_STUCK_SECONDS)
+    timed_out_since = now - timedelta(seconds=settings.ACTION_RUN_TIMEOUT_SECONDS)
+    ActionRun.objects.filter(
+        status=ActionRun.Status.RUNNING, started_at__lt=timed_out_since
+    ).update(status=ActionRun.Status.PENDING, last_error="worker lost or run timed out")
+    stuck = list(
+        ActionRun.objects.filter(status=ActionRun.Status.PENDING, run_after__lte=now)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stuck_since))
+        .values_list("pk", flat=True)[:1000]
+    )
+    if stuck:
+        logger.warning("re-enqueueing %d stuck action runs", len(stuck))
+        action_runs_enqueue(run_ids=stuck)
+    return len(stuck)

@@ -1,0 +1,26 @@
+"""Thin Celery tasks: each wraps the service of the same name and owns its retry policy."""
+
+from celery import Task, shared_task
+from django.db import OperationalError
+
+from actions import services
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=services.MAX_ATTEMPTS,
+)
+def action_run_execute(self: Task, run_id: int) -> None:
+    try:
+        services.action_run_execute(run_id=run_id)
+    except services.ActionRunRetry as retry:
+        raise self.retry(countdown=retry.countdown, max_retries=None) from retry
+
+
+@shared_task
+def action_runs_sweep() -> int:
+    return services.action_runs_sweep()

@@ -1,0 +1,29 @@
+"""The Celery app: settings from Django (`CELERY_*`), tasks autodiscovered from the apps."""
+
+import os
+
+from celery import Celery
+from celery.signals import beat_init, worker_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botsite.settings")
+
+app = Celery("botsite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+#: Set by the embedded run, which hosts its worker and beat in the server's own process.
+EMBEDDED_FLAG = "BOTSITE_EMBEDDED_PROCESS"
+
+
+def _refuse_in_process_broker(**_: object) -> None:
+    # A separately started worker or beat on the in-memory broker would never see a task
+    # from the web process: fail loudly instead of idling.
+    if app.conf.broker_url.startswith("memory://") and not os.environ.get(EMBEDDED_FLAG):
+        raise SystemExit(
+            "The memory:// broker only works inside `manage.py runembedded` (make run). "
+            "Set REDIS_URL to run celery worker or celery beat as separate processes."
+        )
+
+
+worker_init.connect(_refuse_in_process_broker, weak=False)
+beat_init.connect(_refuse_in_process_broker, weak=False)

@@ -1,0 +1,132 @@
+"""The one plugin pattern that actions, middleware, connectors and publishers share.
+
+Code defines plugin *types* (a class with a stable `key`); staff configure *rows* that store
+that key and a JSON config. Each kind has one `Registry` of its types.
+"""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, Generic, TypeVar
+
+from django import forms
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class UnknownPluginError(LookupError):
+    """A row names a plugin key that no registered type has (removed or misspelt)."""
+
+
+class Plugin:
+    """Base of every plugin type: identity, a config form and an example config."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+
+    class ConfigForm(forms.Form):
+        """What staff configure for one row of this type; no fields by default."""
+
+    #: A config that `ConfigForm` accepts; shown in the admin and used by contract tests.
+    example_config: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def description(cls) -> str:
+        """The first line of the docstring: what help pages and the admin show."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def config_clean(cls, config: Any) -> dict[str, Any]:
+        """Validate a row's config with `ConfigForm`; return its cleaned, JSON-safe values.
+
+        Raises `ValidationError` with the form's messages, keyed by config field.
+        """
+        if not isinstance(config, dict):
+            raise ValidationError("The configuration must be a JSON object.")
+        form = cls.ConfigForm(data=config)
+        if not form.is_valid():
+            raise ValidationError(
+                [f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()]
+            )
+        unknown = sorted(set(config) - set(form.fields))
+        if unknown:
+            raise ValidationError(f"Unknown configuration keys: {', '.join(unknown)}.")
+        return dict(form.cleaned_data)
+
+
+P = TypeVar("P", bound=type[Plugin])
+
+
+class Registry(Generic[P]):
+    """Plugin types of one kind, by key."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._types: dict[str, P] = {}
+
+    def register(self, plugin: P) -> P:
+        """Class decorator: add a plugin type. Keys are stored in the database; never reuse one."""
+        key = getattr(plugin, "key", None)
+        if not isinstance(key, str) or not KEY_PATTERN.match(key):
+            raise ImproperlyConfigured(
+                f"{plugin.__name__}.key must be snake_case, got {key!r}."
+            )
+        if not getattr(plugin, "label", None):
+            raise ImproperlyConfigured(f"{plugin.__name__} needs a label.")
+        existing = self._types.get(key)
+        if existing is not None and existing is not plugin:
+            raise ImproperlyConfigured(
+                f"{self.kind} key {key!r} is taken by {existing.__name__}; "
+                f"{plugin.__name__} needs another."
+            )
+        self._types[key] = plugin
+        return plugin
+
+    def get(self, key: str) -> P:
+        try:
+            return self._types[key]
+        except KeyError:
+            raise UnknownPluginError(
+                f"No {self.kind} type {key!r} is installed; it may have been removed."
+            ) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._types
+
+    def __iter__(self) -> Iterator[P]:
+        return iter(self._types[key] for key in sorted(self._types))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(plugin.key, plugin.label) for plugin in self]
+
+    def label_for(self, key: str) -> str:
+        """A label for list pages: never raises, marks keys whose type is gone."""
+        plugin = self._types.get(key)
+        return plugin.label if plugin else f"unavailable ({key})"
+
+    def config_clean(self, key: str, config: Any) -> dict[str, Any]:
+        """Validate a row: its key must be registered and its config accepted by the type.
+
+        Raises `ValidationError` keyed by the row's `kind` or `config` field.
+        """
+        if key not in self._types:
+            raise ValidationError({"kind": f"No {self.kind} type {key!r} is installed."})
+        try:
+            return self._types[key].config_clean(config)
+        except ValidationError as error:
+            raise ValidationError({"config": error.messages}) from error
+
+    @contextmanager
+    def override(self, *plugins: P) -> Iterator[None]:
+        """Register plugins for the duration of a block (tests), restoring the registry after."""
+        saved = dict(self._types)
+        try:
+            for plugin in plugins:
+                self._types[plugin.key] = plugin
+            yield
+        finally:
+            self._types = saved

@@ -1,0 +1,123 @@
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from conversations.connectors.registry import connector_types
+from conversations.middleware.registry import middleware_types
+from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+
+
+class BotMiddlewareInline(admin.TabularInline):
+    model = BotMiddleware
+    extra = 0
+    fields = ["position", "kind", "config", "is_enabled"]
+    ordering = ["position", "id"]
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "command_prefix", "default_mood", "is_enabled", "room_count"]
+    list_filter = ["is_enabled", "default_mood"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [BotMiddlewareInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_enabled"]}),
+        (
+            "How it is addressed",
+            {"fields": ["command_prefix", "names", "default_mood", "fallback_text"]},
+        ),
+        ("Replies", {"fields": ["batch_window_ms"]}),
+        ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
+        return super().get_queryset(request).annotate(room_total=Count("rooms", distinct=True))
+
+    @admin.display(description="rooms", ordering="room_total")
+    def room_count(self, bot: Bot) -> int:
+        return bot.room_total  # type: ignore[attr-defined]
+
+
+@admin.register(BotMiddleware)
+class BotMiddlewareAdmin(admin.ModelAdmin):
+    list_display = ["bot", "position", "kind_label", "is_enabled"]
+    list_filter = ["is_enabled", "kind", "bot"]
+    list_select_related = ["bot"]
+    search_fields = ["bot__slug", "kind"]
+
+    @admin.display(description="type", ordering="kind")
+    def kind_label(self, row: BotMiddleware) -> str:
+        return middleware_types.label_for(row.kind)
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ["created_at", "sender_kind", "participant", "text"]
+    readonly_fields = fields
+    ordering = ["-id"]
+    show_change_link = True
+    max_num = 0  # history is written by conversations, not typed in here
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("participant")
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "bot", "connector_label", "is_direct", "mood", "created_at"]
+    list_filter = ["connector", "is_direct", "bot"]
+    list_select_related = ["bot"]
+    search_fields = ["title", "external_id", "bot__slug"]
+    autocomplete_fields = ["bot"]
+    readonly_fields = ["created_at"]
+    inlines = [MessageInline]
+
+    @admin.display(description="connector", ordering="connector")
+    def connector_label(self, room: Room) -> str:
+        return connector_types.label_for(room.connector)
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "bot",
+        "connector",
+        "trust_level",
+        "is_ignored",
+        "last_seen_at",
+    ]
+    list_filter = ["trust_level", "is_ignored", "connector", "bot"]
+    list_select_related = ["bot"]
+    list_editable = ["trust_level", "is_ignored"]
+    search_fields = ["display_name", "external_id", "user__username"]
+    autocomplete_fields = ["bot", "user"]
+    readonly_fields = ["created_at", "last_seen_at"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "created_at", "room", "sender_kind", "participant", "short_text"]
+    list_filter = ["sender_kind", "room__bot", "room__connector"]
+    list_select_related = ["room__bot", "participant"]
+    search_fields = ["text", "participant__display_name"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["room", "participant", "reply_to"]
+    readonly_fields = ["created_at", "client_id", "trace"]
+
+    @admin.display(description="text")
+    def short_text(self, message: Message) -> str:
+        return message.text if len(message.text) <= 80 else message.text[:79] + "…"
+
+
+@admin.register(MemoryEntry)
+class MemoryEntryAdmin(admin.ModelAdmin):
+    list_display = ["key", "bot", "scope", "room", "participant", "created_at", "expires_at"]
+    list_filter = ["bot", "key"]
+    list_select_related = ["bot", "room", "participant"]
+    search_fields = ["key"]
+    autocomplete_fields = ["bot", "room", "participant"]
+    readonly_fields = ["created_at"]

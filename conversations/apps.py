@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ConversationsConfig(AppConfig):
+    name = "conversations"
+    verbose_name = "Conversations"
+
+    def ready(self) -> None:
+        # Registering the built-in plugin types: one short, visible list per kind.
+        from conversations.connectors import builtin as connectors  # noqa: F401
+        from conversations.middleware import builtin as middleware  # noqa: F401

@@ -1,0 +1,43 @@
+"""The contract of a connector type: translate between a platform and the engine."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from botsite.exceptions import BotsiteError
+from botsite.registry import Plugin
+from conversations.engine.messages import InboundMessage, OutboundMessage
+
+
+class InvalidInbound(BotsiteError):
+    """What arrived cannot be understood; the connector answers with `code` and `detail`."""
+
+    code = "invalid_message"
+
+
+@dataclass(frozen=True)
+class ConnectorIdentity:
+    """Who is on the other end and where, as the connector's edge established it."""
+
+    bot_slug: str
+    room_external_id: str
+    participant_external_id: str
+    participant_name: str
+    is_direct: bool = False
+    user_id: int | None = None
+
+
+class ConnectorType(Plugin, ABC):
+    """Base of connector types. A connector translates; it makes no decisions."""
+
+    @abstractmethod
+    def parse(self, raw: Any, identity: ConnectorIdentity) -> InboundMessage:
+        """Turn what the platform sent into an `InboundMessage`.
+
+        Called by the connector's edge (consumer, view) for each inbound payload.
+        Raises `InvalidInbound` with a stable code when the payload is malformed.
+        """
+
+    @abstractmethod
+    def render(self, message: OutboundMessage) -> Any:
+        """Turn one stored message into the payload this platform sends."""

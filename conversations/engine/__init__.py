@@ -1,0 +1,1 @@
+"""The conversation engine: plain Python, no models, HTTP, WebSocket or Celery."""

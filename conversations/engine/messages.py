@@ -1,0 +1,140 @@
+"""The data the engine takes and gives: frozen snapshots in, calls and responses out."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+from uuid import UUID
+
+
+class TrustLevel(IntEnum):
+    """How far the bot trusts a participant; actions name the minimum they need."""
+
+    VISITOR = 0
+    MEMBER = 10
+    TRUSTED = 50
+    OWNER = 100
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """What a connector hands to the service: a text from someone, somewhere."""
+
+    bot_slug: str
+    connector: str
+    room_external_id: str
+    participant_external_id: str
+    participant_name: str
+    text: str
+    client_id: UUID | None = None
+    is_direct: bool = False
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """One reply: plain text, and optionally HTML that is sanitised before it leaves."""
+
+    text: str
+    html: str = ""
+
+
+@dataclass(frozen=True)
+class ActionSnapshot:
+    id: int
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    min_trust: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CommandSnapshot:
+    word: str
+    action: ActionSnapshot
+    #: Argument values fixed by staff for this command; the user's text fills the others.
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MiddlewareSnapshot:
+    kind: str
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BotSnapshot:
+    """A bot's configuration as one immutable value, loaded fresh for each message."""
+
+    id: int
+    slug: str
+    name: str
+    command_prefix: str
+    names: tuple[str, ...]
+    default_mood: str
+    commands: Mapping[str, CommandSnapshot]
+    middleware: tuple[MiddlewareSnapshot, ...] = ()
+    fallback_text: str = ""
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    id: int
+    connector: str
+    is_direct: bool
+    mood: str
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    id: int
+    name: str
+    trust_level: int
+    is_ignored: bool = False
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """One action to run, with its arguments bound and checked against the type's `Args`."""
+
+    action: ActionSnapshot
+    arguments: Mapping[str, Any]
+    source: str
+
+
+@dataclass
+class Outcome:
+    """What the engine decided for one message; `trace` explains how, for staff."""
+
+    calls: list[ActionCall] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    is_dropped: bool = False
+
+    def note(self, stage: str, **detail: Any) -> None:
+        self.trace.append({"stage": stage, **detail})
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A stored message as connectors deliver it: the participant's own, a reply, a post."""
+
+    id: int
+    room_id: int
+    sender_kind: str
+    sender_name: str
+    text: str
+    html: str
+    created_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "room_id": self.room_id,
+            "sender_kind": self.sender_kind,
+            "sender_name": self.sender_name,
+            "text": self.text,
+            "html": self.html,
+            "created_at": self.created_at,
+        }

@@ -1,0 +1,66 @@
+"""One message through the engine: middleware, then parsing into calls and replies."""
+
+import logging
+
+from conversations.engine.messages import (
+    BotSnapshot,
+    Outcome,
+    ParticipantInfo,
+    Response,
+    RoomInfo,
+)
+from conversations.engine.parse import ArgsTypeFor, command_parse, is_addressed
+from conversations.middleware.base import MiddlewareContext, MiddlewareMessage
+from conversations.middleware.registry import middleware_types
+
+logger = logging.getLogger(__name__)
+
+
+def middleware_run(
+    bot: BotSnapshot, room: RoomInfo, participant: ParticipantInfo, text: str, outcome: Outcome
+) -> str | None:
+    """Pass the text through the bot's stack; None when a stage dropped it."""
+    message = MiddlewareMessage(text=text)
+    ctx = MiddlewareContext(bot=bot, room=room, participant=participant)
+    for stage in bot.middleware:
+        if stage.kind not in middleware_types:
+            # A stage whose type was removed must not silently open the gate it guarded.
+            logger.error("bot %s: middleware type %r is not installed", bot.slug, stage.kind)
+            outcome.note("middleware", kind=stage.kind, result="unavailable")
+            return None
+        result = middleware_types.get(stage.kind)(dict(stage.config)).process(message, ctx)
+        if result is None:
+            outcome.note("middleware", kind=stage.kind, result="dropped")
+            return None
+        outcome.note(
+            "middleware", kind=stage.kind, result="changed" if result != message else "passed"
+        )
+        message = result
+    return message.text
+
+
+def message_process(
+    bot: BotSnapshot,
+    room: RoomInfo,
+    participant: ParticipantInfo,
+    text: str,
+    *,
+    args_type_for: ArgsTypeFor,
+) -> Outcome:
+    """Decide what to do with one message: which actions to call, what to answer at once."""
+    outcome = Outcome()
+    processed = middleware_run(bot, room, participant, text, outcome)
+    if processed is None:
+        outcome.is_dropped = True
+        return outcome
+    if command_parse(bot, participant, processed, outcome, args_type_for):
+        return outcome
+    if is_addressed(bot, room, processed):
+        outcome.note("parse", parser="fallback")
+        fallback = bot.fallback_text or (
+            f"I didn't understand that. Try {bot.command_prefix}help."
+        )
+        outcome.responses.append(Response(text=fallback))
+    else:
+        outcome.note("parse", parser="none", reason="not addressed")
+    return outcome

@@ -1,0 +1,9 @@
+from botsite.exceptions import BotsiteError
+
+
+class ConversationError(BotsiteError):
+    code = "conversation_error"
+
+
+class BotNotFound(ConversationError):
+    code = "bot_not_found"

@@ -1,0 +1,39 @@
+"""The contract of a middleware type: one stage of a bot's ordered message stack."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from botsite.registry import Plugin
+from conversations.engine.messages import BotSnapshot, ParticipantInfo, RoomInfo
+
+
+@dataclass(frozen=True)
+class MiddlewareMessage:
+    """The message as it travels the stack; stages may return a changed copy."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class MiddlewareContext:
+    bot: BotSnapshot
+    room: RoomInfo
+    participant: ParticipantInfo
+
+
+class MiddlewareType(Plugin, ABC):
+    """Base of middleware types. One concern each; no per-message state on `self`."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    @abstractmethod
+    def process(
+        self, message: MiddlewareMessage, ctx: MiddlewareContext
+    ) -> MiddlewareMessage | None:
+        """Called for every message of the bot, in stack order, before parsing.
+
+        Return the message unchanged to pass it on, a changed copy (`dataclasses.replace`)
+        to rewrite it, or None to drop it: a dropped message is stored but not answered.
+        """

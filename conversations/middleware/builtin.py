@@ -1,0 +1,5 @@
+"""The built-in middleware types; importing this module registers them."""
+
+from conversations.middleware import ignore_list
+
+__all__ = ["ignore_list"]

@@ -1,0 +1,252 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from botsite.fields import StringListField
+from conversations.connectors.registry import connector_type_choices, connector_types
+from conversations.engine.messages import TrustLevel
+from conversations.middleware.registry import middleware_type_choices, middleware_types
+
+TRUST_LEVEL_CHOICES = [(level.value, level.name.title()) for level in TrustLevel]
+
+mood_validator = RegexValidator(r"^[a-z][a-z0-9_-]*$", "A mood is a lowercase word.")
+
+
+class Bot(models.Model):
+    slug = models.SlugField(max_length=50, unique=True, help_text="Used in chat and API URLs.")
+    name = models.CharField(max_length=100)
+    command_prefix = models.CharField(
+        max_length=5, default="!", help_text="Messages starting with this are commands."
+    )
+    names = StringListField(
+        help_text="Names the bot answers to in group rooms, comma-separated (hey bot, bot).",
+    )
+    default_mood = models.CharField(
+        max_length=30, default="neutral", validators=[mood_validator]
+    )
+    batch_window_ms = models.PositiveIntegerField(
+        "batching window (ms)",
+        default=0,
+        validators=[MaxValueValidator(60_000)],
+        help_text="Calls queued within this window get one combined reply; 0 answers at once.",
+    )
+    fallback_text = models.TextField(
+        blank=True,
+        help_text="Reply when nothing matched in a room where the bot was addressed. "
+        "Empty: a hint to use the help command.",
+    )
+    is_enabled = models.BooleanField("enabled", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(command_prefix=""), name="bot_command_prefix_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BotMiddleware(models.Model):
+    """One stage of a bot's ordered middleware stack."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="middleware_stack")
+    kind = models.CharField(max_length=50, choices=middleware_type_choices)
+    config = models.JSONField(default=dict, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    is_enabled = models.BooleanField("enabled", default=True)
+
+    class Meta:
+        ordering = ["bot", "position", "id"]
+        verbose_name = "middleware"
+        verbose_name_plural = "middleware"
+
+    def __str__(self) -> str:
+        return f"{self.bot.slug}: {middleware_types.label_for(self.kind)}"
+
+    def clean(self) -> None:
+        self.config = middleware_types.config_clean(self.kind, self.config)
+
+
+class Room(models.Model):
+    """One bot in one place: a web chat conversation, a Telegram chat, an IRC channel."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="rooms")
+    connector = models.CharField(max_length=40, choices=connector_type_choices)
+    external_id = models.CharField(
+        max_length=255, help_text="The place's id on its connector."
+    )
+    title = models.CharField(max_length=200, blank=True)
+    is_direct = models.BooleanField(
+        "one-to-one", default=False, help_text="The bot answers without being addressed."
+    )
+    mood = models.CharField(
+        max_length=30, blank=True, validators=[mood_validator], help_text="Empty: the bot's."
+    )
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "connector", "external_id"], name="room_unique_per_connector"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.bot.slug} · {self.connector} · {self.external_id}"
+
+    @property
+    def effective_mood(self) -> str:
+        return self.mood or self.bot.default_mood
+
+
+class Participant(models.Model):
+    """A user as one bot sees them on one connector."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="participants")
+    connector = models.CharField(max_length=40, choices=connector_type_choices)
+    external_id = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="participants",
+    )
+    trust_level = models.SmallIntegerField(
+        choices=TRUST_LEVEL_CHOICES, default=TrustLevel.VISITOR
+    )
+    is_ignored = models.BooleanField(
+        "ignored", default=False, help_text="Messages are stored but not answered."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "connector", "external_id"],
+                name="participant_unique_per_connector",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.external_id
+
+
+class Message(models.Model):
+    class SenderKind(models.TextChoices):
+        PARTICIPANT = "participant", "Participant"
+        BOT = "bot", "Bot"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    sender_kind = models.CharField(max_length=20, choices=SenderKind.choices)
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    text = models.TextField()
+    html = models.TextField(blank=True, help_text="Sanitised HTML shown where supported.")
+    client_id = models.UUIDField(
+        null=True, blank=True, help_text="The sender's id for this message; makes resends safe."
+    )
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    trace = models.JSONField(
+        default=list, blank=True, help_text="How the engine understood this message."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["room", "id"], name="message_room_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="message_client_id_unique_per_room",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(sender_kind="participant", participant__isnull=False)
+                    | models.Q(sender_kind="bot", participant__isnull=True)
+                ),
+                name="message_sender_matches_participant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    @property
+    def sender_name(self) -> str:
+        if self.sender_kind == self.SenderKind.BOT:
+            return self.room.bot.name
+        return str(self.participant)
+
+
+class MemoryEntry(models.Model):
+    """One remembered value; the newest unexpired entry for a key and scope wins."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="memory_entries")
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, null=True, blank=True, related_name="memory_entries"
+    )
+    participant = models.ForeignKey(
+        Participant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memory_entries",
+    )
+    key = models.CharField(max_length=100)
+    value = models.JSONField(blank=True, null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "memory entries"
+        indexes = [
+            models.Index(
+                fields=["bot", "key", "room", "participant", "-created_at"],
+                name="memory_lookup",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.scope})"
+
+    @property
+    def scope(self) -> str:
+        if self.participant_id:
+            return "participant"
+        if self.room_id:
+            return "room"
+        return "bot"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.room_id and self.room.bot_id != self.bot_id:
+            errors["room"] = "The room belongs to another bot."
+        if self.participant_id and self.participant.bot_id != self.bot_id:
+            errors["participant"] = "The participant belongs to another bot."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,41 @@
+"""Channel group names and event types: the only place that knows them.
+
+Messages are stored before they are broadcast; a broadcast that fails (layer down, socket
+gone) loses nothing, because clients catch up from the database by last message id.
+"""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from conversations.engine.messages import OutboundMessage
+
+logger = logging.getLogger(__name__)
+
+#: Event type of a stored message pushed to a room; consumers handle it in `message_created`.
+MESSAGE_CREATED = "message.created"
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def message_event(message: OutboundMessage) -> dict[str, Any]:
+    return {"type": MESSAGE_CREATED, "message": message.as_dict()}
+
+
+async def message_broadcast_async(message: OutboundMessage) -> None:
+    """From async code (consumers): push a stored message to the sockets of its room."""
+    layer = get_channel_layer()
+    try:
+        await layer.group_send(room_group(message.room_id), message_event(message))
+    except Exception:
+        # The message is stored; sockets will catch up. Never fail the caller for this.
+        logger.exception("broadcast of message %s to room %s failed", message.id, message.room_id)
+
+
+def message_broadcast(message: OutboundMessage) -> None:
+    """From sync code (services, Celery workers): push a stored message to its room."""
+    async_to_sync(message_broadcast_async)(message)

@@ -1,0 +1,89 @@
+"""Read-only queries of the conversations app."""
+
+from django.conf import settings
+
+from actions.models import Command
+from conversations.engine.messages import (
+    ActionSnapshot,
+    BotSnapshot,
+    CommandSnapshot,
+    MiddlewareSnapshot,
+    OutboundMessage,
+    ParticipantInfo,
+    RoomInfo,
+)
+from conversations.models import Bot, Message, Participant, Room
+
+
+def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
+    """The bot's configuration as the engine sees it, read fresh so every change counts at once."""
+    commands = {}
+    for command in (
+        Command.objects.filter(bot=bot, action__is_enabled=True)
+        .select_related("action")
+        .order_by("word")
+    ):
+        action = command.action
+        commands[command.word] = CommandSnapshot(
+            word=command.word,
+            action=ActionSnapshot(
+                id=action.pk,
+                name=action.name,
+                kind=action.kind,
+                config=action.config,
+                min_trust=action.min_trust,
+                description=action.description,
+            ),
+            arguments=command.arguments,
+        )
+    middleware = tuple(
+        MiddlewareSnapshot(kind=row.kind, config=row.config)
+        for row in bot.middleware_stack.filter(is_enabled=True).order_by("position", "id")
+    )
+    return BotSnapshot(
+        id=bot.pk,
+        slug=bot.slug,
+        name=bot.name,
+        command_prefix=bot.command_prefix,
+        names=tuple(bot.names),
+        default_mood=bot.default_mood,
+        commands=commands,
+        middleware=middleware,
+        fallback_text=bot.fallback_text,
+    )
+
+
+def room_info(room: Room) -> RoomInfo:
+    return RoomInfo(
+        id=room.pk, connector=room.connector, is_direct=room.is_direct, mood=room.effective_mood
+    )
+
+
+def participant_info(participant: Participant) -> ParticipantInfo:
+    return ParticipantInfo(
+        id=participant.pk,
+        name=str(participant),
+        trust_level=participant.trust_level,
+        is_ignored=participant.is_ignored,
+    )
+
+
+def message_outbound(message: Message) -> OutboundMessage:
+    return OutboundMessage(
+        id=message.pk,
+        room_id=message.room_id,
+        sender_kind=message.sender_kind,
+        sender_name=message.sender_name,
+        text=message.text,
+        html=message.html,
+        created_at=message.created_at.isoformat(),
+    )
+
+
+def messages_recent(*, room_id: int, after_id: int | None = None) -> list[OutboundMessage]:
+    """The newest messages of a room (after `after_id` when given), oldest first."""
+    queryset = Message.objects.filter(room_id=room_id).select_related("participant", "room__bot")
+    if after_id is not None:
+        queryset = queryset.filter(id__gt=after_id)
+    newest = list(queryset.order_by("-id")[: settings.CHAT_HISTORY_LIMIT])
+    return [message_outbound(message) for message in reversed(newest)]

@@ -1,0 +1,184 @@
+"""Use cases of the conversations app: identify, store, hand to the engine, queue."""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from actions.registry import action_types
+from actions.services import action_runs_create
+from conversations.connectors.base import ConnectorIdentity
+from conversations.engine.messages import InboundMessage, OutboundMessage
+from conversations.engine.pipeline import message_process
+from conversations.exceptions import BotNotFound
+from conversations.models import Bot, MemoryEntry, Message, Participant, Room
+from conversations.selectors import (
+    bot_snapshot_get,
+    message_outbound,
+    participant_info,
+    room_info,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MessageReceipt:
+    """What `message_receive` stored: the message, replies decided at once, runs queued."""
+
+    message: OutboundMessage
+    replies: list[OutboundMessage] = field(default_factory=list)
+    queued_runs: int = 0
+    is_duplicate: bool = False
+
+
+def bot_get_enabled(*, slug: str) -> Bot:
+    try:
+        return Bot.objects.get(slug=slug, is_enabled=True)
+    except Bot.DoesNotExist:
+        raise BotNotFound(f"There is no bot {slug!r}, or it is switched off.") from None
+
+
+def room_open(
+    *, bot: Bot, connector: str, external_id: str, is_direct: bool, title: str = ""
+) -> Room:
+    """The bot's room at this place on this connector, created on first contact."""
+    room, _ = Room.objects.get_or_create(
+        bot=bot,
+        connector=connector,
+        external_id=external_id,
+        defaults={"is_direct": is_direct, "title": title},
+    )
+    return room
+
+
+def participant_identify(
+    *, bot: Bot, connector: str, external_id: str, name: str, user_id: int | None = None
+) -> Participant:
+    """The participant behind an identity, created on first contact, seen now."""
+    participant, created = Participant.objects.get_or_create(
+        bot=bot,
+        connector=connector,
+        external_id=external_id,
+        defaults={"display_name": name, "user_id": user_id, "last_seen_at": timezone.now()},
+    )
+    if not created:
+        Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now())
+    return participant
+
+
+def _args_type_for(kind: str) -> type | None:
+    return action_types.get(kind).Args if kind in action_types else None
+
+
+def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
+    """Store an inbound message, let the engine decide, store replies and queue actions.
+
+    A message resent with the same `client_id` in the same room is stored once and answered
+    once; the repeat gets a receipt marked `is_duplicate`.
+    """
+    bot = bot_get_enabled(slug=inbound.bot_slug)
+    room = room_open(
+        bot=bot,
+        connector=inbound.connector,
+        external_id=inbound.room_external_id,
+        is_direct=inbound.is_direct,
+    )
+    participant = participant_identify(
+        bot=bot,
+        connector=inbound.connector,
+        external_id=inbound.participant_external_id,
+        name=inbound.participant_name,
+        user_id=inbound.user_id,
+    )
+    duplicate = _message_by_client_id(room, inbound)
+    if duplicate is not None:
+        return duplicate
+
+    outcome = message_process(
+        bot_snapshot_get(bot=bot),
+        room_info(room),
+        participant_info(participant),
+        inbound.text,
+        args_type_for=_args_type_for,
+    )
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                room=room,
+                sender_kind=Message.SenderKind.PARTICIPANT,
+                participant=participant,
+                text=inbound.text,
+                client_id=inbound.client_id,
+                trace=outcome.trace,
+            )
+            replies = [
+                Message.objects.create(
+                    room=room,
+                    sender_kind=Message.SenderKind.BOT,
+                    text=response.text,
+                    html=response.html,
+                    reply_to=message,
+                )
+                for response in outcome.responses
+            ]
+            runs = action_runs_create(
+                bot=bot, room=room, participant=participant, message=message, calls=outcome.calls
+            )
+    except IntegrityError:
+        # Two sockets resent the same client_id at once: the other one stored it.
+        duplicate = _message_by_client_id(room, inbound)
+        if duplicate is None:
+            raise
+        return duplicate
+    logger.info(
+        "bot %s room %s message %s: %d replies, %d runs queued",
+        bot.slug,
+        room.pk,
+        message.pk,
+        len(replies),
+        len(runs),
+    )
+    return MessageReceipt(
+        message=message_outbound(message),
+        replies=[message_outbound(reply) for reply in replies],
+        queued_runs=len(runs),
+    )
+
+
+def _message_by_client_id(room: Room, inbound: InboundMessage) -> MessageReceipt | None:
+    if inbound.client_id is None:
+        return None
+    existing = (
+        Message.objects.filter(room=room, client_id=inbound.client_id)
+        .select_related("participant", "room__bot")
+        .first()
+    )
+    if existing is None:
+        return None
+    return MessageReceipt(message=message_outbound(existing), is_duplicate=True)
+
+
+def memory_entries_purge() -> int:
+    """Delete expired memory entries; returns how many went."""
+    deleted, _ = MemoryEntry.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:
+    """Open (or reopen) the room of a live chat identity, checking the bot is there."""
+    bot = bot_get_enabled(slug=identity.bot_slug)
+    participant_identify(
+        bot=bot,
+        connector=connector,
+        external_id=identity.participant_external_id,
+        name=identity.participant_name,
+        user_id=identity.user_id,
+    )
+    return room_open(
+        bot=bot,
+        connector=connector,
+        external_id=identity.room_external_id,
+        is_direct=identity.is_direct,
+    )

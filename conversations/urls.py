@@ -1,0 +1,8 @@
+from django.urls import path
+
+from conversations import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("chat/<slug:bot_slug>/", views.chat_page, name="chat"),
+]

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class PublishersConfig(AppConfig):
+    name = "publishers"
+    verbose_name = "Publishing"
+
+    def ready(self) -> None:
+        from publishers import builtin  # noqa: F401

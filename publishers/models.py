@@ -1,0 +1,199 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_celery_beat.models import PeriodicTask
+
+from botsite.fields import StringListField
+from conversations.models import Bot, Participant, Room
+from publishers.registry import publisher_type_choices, publisher_types
+
+
+class Publisher(models.Model):
+    """A source of posts on one bot, with the schedule it is fetched on."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "Not run yet"
+        OK = "ok", "OK"
+        FAILING = "failing", "Failing"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="publishers")
+    slug = models.SlugField(max_length=50, help_text="What subscribers type: !subscribe news.")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=50, choices=publisher_type_choices)
+    config = models.JSONField(default=dict, blank=True)
+    interval_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Fetch every this many seconds; empty: only on demand."
+    )
+    is_enabled = models.BooleanField("enabled", default=True)
+    periodic_task = models.OneToOneField(
+        PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["bot", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "slug"], name="publisher_slug_unique_per_bot"),
+            models.CheckConstraint(
+                condition=models.Q(interval_seconds__isnull=True)
+                | models.Q(interval_seconds__gte=10),
+                name="publisher_interval_at_least_10s",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.config = publisher_types.config_clean(self.kind, self.config)
+        if self.interval_seconds is not None and self.interval_seconds < 10:
+            raise ValidationError({"interval_seconds": "Fetch at most every 10 seconds."})
+
+
+class Post(models.Model):
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="posts")
+    source_id = models.CharField(
+        max_length=255, help_text="The item's id at its source; stored once per publisher."
+    )
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    link = models.URLField(max_length=1000, blank=True)
+    tags = StringListField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publisher", "source_id"], name="post_unique_per_publisher"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Subscription(models.Model):
+    """Someone follows a publisher, optionally for one tag, in one place."""
+
+    class Destination(models.TextChoices):
+        ROOM = "room", "Chat room"
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    participant = models.ForeignKey(
+        Participant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="subscriptions",
+        help_text="Who subscribed, when it was done from a chat.",
+    )
+    destination = models.CharField(max_length=20, choices=Destination.choices)
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
+    )
+    email = models.EmailField(blank=True)
+    webhook_url = models.URLField(max_length=1000, blank=True)
+    tag = models.CharField(max_length=100, blank=True, help_text="Empty: every post.")
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(destination="room", room__isnull=False, email="", webhook_url="")
+                    | models.Q(destination="email", room__isnull=True, webhook_url="")
+                    & ~models.Q(email="")
+                    | models.Q(destination="webhook", room__isnull=True, email="")
+                    & ~models.Q(webhook_url="")
+                ),
+                name="subscription_destination_fields",
+            ),
+            models.UniqueConstraint(
+                fields=["publisher", "room", "tag"],
+                condition=models.Q(destination="room"),
+                name="subscription_unique_room",
+            ),
+            models.UniqueConstraint(
+                fields=["publisher", "email", "tag"],
+                condition=models.Q(destination="email"),
+                name="subscription_unique_email",
+            ),
+            models.UniqueConstraint(
+                fields=["publisher", "webhook_url", "tag"],
+                condition=models.Q(destination="webhook"),
+                name="subscription_unique_webhook",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.publisher} → {self.target}"
+
+    @property
+    def target(self) -> str:
+        if self.destination == self.Destination.ROOM:
+            return str(self.room) if self.room_id else "room"
+        if self.destination == self.Destination.EMAIL:
+            return self.email
+        return self.webhook_url
+
+    def clean(self) -> None:
+        values = {"room": self.room_id, "email": self.email, "webhook_url": self.webhook_url}
+        needed = {"room": "room", "email": "email", "webhook": "webhook_url"}.get(self.destination)
+        if needed is None:
+            return
+        errors = {}
+        if not values[needed]:
+            errors[needed] = "Required for this destination."
+        for name, value in values.items():
+            if name != needed and value:
+                errors[name] = "Leave empty for this destination."
+        if self.room_id and self.publisher_id and self.room.bot_id != self.publisher.bot_id:
+            errors["room"] = "The room belongs to another bot."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Delivery(models.Model):
+    """One post to one subscription: created once, sent once, retried until sent or dead."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Dead (gave up)"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post", "subscription"], name="delivery_unique_per_post_subscription"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post} → {self.subscription.target} ({self.status})"

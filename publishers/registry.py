@@ -1,0 +1,9 @@
+from botsite.registry import Registry
+
+from publishers.base import PublisherType
+
+publisher_types: Registry[type[PublisherType]] = Registry("publisher")
+
+
+def publisher_type_choices() -> list[tuple[str, str]]:
+    return publisher_types.choices()
