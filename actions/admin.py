@@ -1,8 +1,8 @@
 from typing import Any
 
 from django.contrib import admin
-from django.forms.models import BaseInlineFormSet
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate

@@ -1,6 +1,5 @@
-from botsite.registry import Registry
-
 from actions.base import ActionType
+from botsite.registry import Registry
 
 action_types: Registry[type[ActionType]] = Registry("action")
 

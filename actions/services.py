@@ -164,15 +164,17 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response]]:
         return ActionRun.Status.FAILED, failure.detail, [Response(text=f"Sorry, {failure.detail}")]
     except Exception as error:
         logger.exception("action run %s (%s) crashed", run.pk, action.kind)
-        return ActionRun.Status.FAILED, f"{type(error).__name__}: {error}", [
-            Response(text=GENERIC_FAILURE)
-        ]
+        return (
+            ActionRun.Status.FAILED,
+            f"{type(error).__name__}: {error}",
+            [Response(text=GENERIC_FAILURE)],
+        )
     return ActionRun.Status.SUCCEEDED, "", responses
 
 
 def _backoff_seconds(attempts: int) -> float:
     """Exponential backoff with full jitter: spread retries so they do not arrive in herds."""
-    return random.uniform(0, min(300, 2**attempts))
+    return random.uniform(0, min(300, 2**attempts))  # noqa: S311 (jitter, not a secret)
 
 
 def action_runs_sweep() -> int:

@@ -15,10 +15,7 @@ class StringListFormField(forms.CharField):
         return value
 
     def to_python(self, value: Any) -> list[str]:
-        if isinstance(value, list):
-            items = value
-        else:
-            items = (super().to_python(value) or "").split(",")
+        items = value if isinstance(value, list) else (super().to_python(value) or "").split(",")
         seen: dict[str, None] = {}
         for item in items:
             cleaned = str(item).strip()

@@ -69,9 +69,7 @@ class Registry(Generic[P]):
         """Class decorator: add a plugin type. Keys are stored in the database; never reuse one."""
         key = getattr(plugin, "key", None)
         if not isinstance(key, str) or not KEY_PATTERN.match(key):
-            raise ImproperlyConfigured(
-                f"{plugin.__name__}.key must be snake_case, got {key!r}."
-            )
+            raise ImproperlyConfigured(f"{plugin.__name__}.key must be snake_case, got {key!r}.")
         if not getattr(plugin, "label", None):
             raise ImproperlyConfigured(f"{plugin.__name__} needs a label.")
         existing = self._types.get(key)

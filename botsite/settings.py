@@ -59,9 +59,10 @@ if DEBUG:
     SECRET_KEY = SECRET_KEY or _embedded_secret_key()
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]"]
 else:
-    if len(SECRET_KEY) < 32 or SECRET_KEY.startswith("django-insecure"):
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured(
-            "DEBUG is off: set SECRET_KEY (or SECRET_KEY_FILE) to a random value of 32+ characters."
+            "DEBUG is off: set SECRET_KEY (or SECRET_KEY_FILE) to a random value of 50+ "
+            "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured(
@@ -93,7 +94,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,6 +101,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if not DEBUG:
+    # daphne serves no static files; in development `runembedded` does it instead.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "botsite.urls"
 ASGI_APPLICATION = "botsite.asgi.application"
@@ -177,7 +181,9 @@ if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "botsite.channel_layers.LoopBoundInMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "botsite.channel_layers.LoopBoundInMemoryChannelLayer"}
+    }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 
 CELERY_BROKER_TRANSPORT_OPTIONS = (
@@ -265,7 +271,7 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from botsite.fields import StringListField
-from conversations.connectors.registry import connector_type_choices, connector_types
+from conversations.connectors.registry import connector_type_choices
 from conversations.engine.messages import TrustLevel
 from conversations.middleware.registry import middleware_type_choices, middleware_types
 
@@ -25,9 +25,7 @@ class Bot(models.Model):
     names = StringListField(
         help_text="Names the bot answers to in group rooms, comma-separated (hey bot, bot).",
     )
-    default_mood = models.CharField(
-        max_length=30, default="neutral", validators=[mood_validator]
-    )
+    default_mood = models.CharField(max_length=30, default="neutral", validators=[mood_validator])
     batch_window_ms = models.PositiveIntegerField(
         "batching window (ms)",
         default=0,
@@ -81,9 +79,7 @@ class Room(models.Model):
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="rooms")
     connector = models.CharField(max_length=40, choices=connector_type_choices)
-    external_id = models.CharField(
-        max_length=255, help_text="The place's id on its connector."
-    )
+    external_id = models.CharField(max_length=255, help_text="The place's id on its connector.")
     title = models.CharField(max_length=200, blank=True)
     is_direct = models.BooleanField(
         "one-to-one", default=False, help_text="The bot answers without being addressed."
@@ -124,9 +120,7 @@ class Participant(models.Model):
         blank=True,
         related_name="participants",
     )
-    trust_level = models.SmallIntegerField(
-        choices=TRUST_LEVEL_CHOICES, default=TrustLevel.VISITOR
-    )
+    trust_level = models.SmallIntegerField(choices=TRUST_LEVEL_CHOICES, default=TrustLevel.VISITOR)
     is_ignored = models.BooleanField(
         "ignored", default=False, help_text="Messages are stored but not answered."
     )

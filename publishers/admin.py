@@ -1,7 +1,11 @@
 from django.contrib import admin
+from django.db import models
 
 from publishers.models import Delivery, Post, Publisher, Subscription
 from publishers.registry import publisher_types
+
+# Scheme-less URLs typed by staff mean https (Django 6's default, chosen now).
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Publisher)
@@ -30,6 +34,7 @@ class PublisherAdmin(admin.ModelAdmin):
 
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = ["title", "publisher", "published_at", "created_at"]
     list_filter = ["publisher"]
     list_select_related = ["publisher"]
@@ -41,6 +46,7 @@ class PostAdmin(admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = ["publisher", "destination", "target", "tag", "is_active", "created_at"]
     list_filter = ["destination", "is_active", "publisher"]
     list_select_related = ["publisher", "room__bot"]

@@ -41,6 +41,7 @@ class Publisher(models.Model):
                 condition=models.Q(interval_seconds__isnull=True)
                 | models.Q(interval_seconds__gte=10),
                 name="publisher_interval_at_least_10s",
+                violation_error_message="Fetch at most every 10 seconds.",
             ),
         ]
 
@@ -48,9 +49,15 @@ class Publisher(models.Model):
         return self.name
 
     def clean(self) -> None:
-        self.config = publisher_types.config_clean(self.kind, self.config)
+        errors: dict[str, list[str]] = {}
         if self.interval_seconds is not None and self.interval_seconds < 10:
-            raise ValidationError({"interval_seconds": "Fetch at most every 10 seconds."})
+            errors["interval_seconds"] = ["Fetch at most every 10 seconds."]
+        try:
+            self.config = publisher_types.config_clean(self.kind, self.config)
+        except ValidationError as error:
+            errors.update(error.message_dict)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Post(models.Model):
@@ -85,9 +92,7 @@ class Subscription(models.Model):
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Webhook"
 
-    publisher = models.ForeignKey(
-        Publisher, on_delete=models.CASCADE, related_name="subscriptions"
-    )
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="subscriptions")
     participant = models.ForeignKey(
         Participant,
         on_delete=models.CASCADE,

@@ -1,5 +1,4 @@
 from botsite.registry import Registry
-
 from publishers.base import PublisherType
 
 publisher_types: Registry[type[PublisherType]] = Registry("publisher")

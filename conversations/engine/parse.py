@@ -49,9 +49,7 @@ def command_parse(
     command = bot.commands.get(word)
     if command is None:
         outcome.note("parse", parser="command", word=word, matched=False)
-        outcome.responses.append(
-            Response(text=f"I don't know {prefix}{word}. Try {prefix}help.")
-        )
+        outcome.responses.append(Response(text=f"I don't know {prefix}{word}. Try {prefix}help."))
         return True
     action = command.action
     if participant.trust_level < action.min_trust:
@@ -72,9 +70,7 @@ def command_parse(
     except ArgumentError as error:
         outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
         usage = arguments_usage(args_type)
-        outcome.responses.append(
-            Response(text=f"{error} Usage: {prefix}{word} {usage}".rstrip())
-        )
+        outcome.responses.append(Response(text=f"{error} Usage: {prefix}{word} {usage}".rstrip()))
         return True
     outcome.note("parse", parser="command", word=word, action=action.name, arguments=arguments)
     outcome.calls.append(ActionCall(action=action, arguments=arguments, source=f"command:{word}"))

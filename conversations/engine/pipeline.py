@@ -57,9 +57,7 @@ def message_process(
         return outcome
     if is_addressed(bot, room, processed):
         outcome.note("parse", parser="fallback")
-        fallback = bot.fallback_text or (
-            f"I didn't understand that. Try {bot.command_prefix}help."
-        )
+        fallback = bot.fallback_text or (f"I didn't understand that. Try {bot.command_prefix}help.")
         outcome.responses.append(Response(text=fallback))
     else:
         outcome.note("parse", parser="none", reason="not addressed")

@@ -1,0 +1,171 @@
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from actions.models import Action, Command
+from conversations import services
+from conversations.engine.messages import InboundMessage
+from conversations.models import Bot
+
+pytestmark = pytest.mark.django_db
+
+MODEL_ADMINS = [
+    model
+    for model in admin.site._registry
+    if model._meta.app_label in {"conversations", "actions", "publishers"}
+]
+
+
+def test_every_domain_model_is_in_the_admin():
+    names = {model.__name__ for model in MODEL_ADMINS}
+
+    assert {
+        "Bot",
+        "BotMiddleware",
+        "Room",
+        "Participant",
+        "Message",
+        "MemoryEntry",
+        "Action",
+        "Command",
+        "Pattern",
+        "ResponseTemplate",
+        "ActionRun",
+        "Publisher",
+        "Post",
+        "Subscription",
+        "Delivery",
+    } <= names
+
+
+@pytest.mark.parametrize("model", MODEL_ADMINS, ids=lambda model: model.__name__)
+def test_list_and_search_pages_render_with_data(admin_client, demo_bot, model):
+    services.message_receive(
+        inbound=InboundMessage(
+            bot_slug="demo",
+            connector="webchat",
+            room_external_id="r",
+            participant_external_id="p",
+            participant_name="Ada",
+            text="!help",
+            is_direct=True,
+        )
+    )
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+    assert admin_client.get(url).status_code == 200
+    assert admin_client.get(url, {"q": "help"}).status_code == 200
+    first = model.objects.first()
+    if first is not None:
+        change = reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[first.pk]
+        )
+        assert admin_client.get(change).status_code == 200
+
+
+def test_a_list_page_survives_a_row_whose_plugin_type_is_gone(admin_client, demo_bot):
+    Action.objects.filter(name="ping").update(kind="uninstalled")
+
+    response = admin_client.get(reverse("admin:actions_action_changelist"))
+
+    assert response.status_code == 200
+    assert "unavailable (uninstalled)" in response.content.decode()
+
+
+def test_staff_add_an_action_with_a_command_in_one_form(admin_client, demo_bot):
+    response = admin_client.post(
+        reverse("admin:actions_action_add"),
+        {
+            "bot": demo_bot.pk,
+            "name": "greet",
+            "kind": "say",
+            "config": '{"text": "Hi!"}',
+            "min_trust": 0,
+            "description": "",
+            "is_enabled": "on",
+            "commands-TOTAL_FORMS": 1,
+            "commands-INITIAL_FORMS": 0,
+            "commands-0-word": "greet",
+            "commands-0-arguments": "{}",
+            "patterns-TOTAL_FORMS": 0,
+            "patterns-INITIAL_FORMS": 0,
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    command = Command.objects.get(word="greet")
+    assert command.bot == demo_bot
+    assert command.action.config == {"text": "Hi!"}
+
+
+def test_an_invalid_action_config_is_shown_as_a_form_error_and_saves_nothing(
+    admin_client, demo_bot
+):
+    response = admin_client.post(
+        reverse("admin:actions_action_add"),
+        {
+            "bot": demo_bot.pk,
+            "name": "greet",
+            "kind": "say",
+            "config": '{"txt": "Hi!"}',
+            "min_trust": 0,
+            "commands-TOTAL_FORMS": 1,
+            "commands-INITIAL_FORMS": 0,
+            "commands-0-word": "help",  # taken by the demo bot
+            "commands-0-arguments": "{}",
+            "patterns-TOTAL_FORMS": 0,
+            "patterns-INITIAL_FORMS": 0,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "text: This field is required." in response.content.decode()
+    assert not Action.objects.filter(name="greet").exists()
+
+
+def test_a_duplicate_command_word_is_a_form_error_not_a_crash(admin_client, demo_bot):
+    response = admin_client.post(
+        reverse("admin:actions_action_add"),
+        {
+            "bot": demo_bot.pk,
+            "name": "greet",
+            "kind": "say",
+            "config": '{"text": "Hi!"}',
+            "min_trust": 0,
+            "commands-TOTAL_FORMS": 1,
+            "commands-INITIAL_FORMS": 0,
+            "commands-0-word": "help",
+            "commands-0-arguments": "{}",
+            "patterns-TOTAL_FORMS": 0,
+            "patterns-INITIAL_FORMS": 0,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "already has a command" in response.content.decode()
+    assert not Action.objects.filter(name="greet").exists()
+
+
+def test_bot_names_are_edited_as_comma_separated_text(admin_client, demo_bot):
+    url = reverse("admin:conversations_bot_change", args=[demo_bot.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'value="hey bot, bot"' in page
+
+    response = admin_client.post(
+        url,
+        {
+            "name": "Demo bot",
+            "slug": "demo",
+            "is_enabled": "on",
+            "command_prefix": "!",
+            "names": "robo, hey robo, robo",
+            "default_mood": "cheerful",
+            "fallback_text": "",
+            "batch_window_ms": 0,
+            "middleware_stack-TOTAL_FORMS": 0,
+            "middleware_stack-INITIAL_FORMS": 0,
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Bot.objects.get(pk=demo_bot.pk).names == ["robo", "hey robo"]

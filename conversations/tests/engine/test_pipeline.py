@@ -1,0 +1,125 @@
+from dataclasses import replace
+
+from conversations.engine.pipeline import message_process
+from conversations.middleware.base import MiddlewareContext, MiddlewareMessage, MiddlewareType
+from conversations.middleware.registry import middleware_types
+from conversations.tests.engine import snapshots
+from conversations.tests.engine.snapshots import DIRECT_ROOM, GROUP_ROOM, IGNORED, TRUSTED, VISITOR
+
+
+def process(text, *, bot=None, room=GROUP_ROOM, participant=VISITOR):
+    return message_process(
+        bot or snapshots.bot(),
+        room,
+        participant,
+        text,
+        args_type_for=snapshots.args_type_for,
+    )
+
+
+def test_a_command_becomes_an_action_call_with_typed_arguments():
+    outcome = process("!repeat 3 hello there")
+
+    [call] = outcome.calls
+    assert call.action.name == "repeat"
+    assert call.arguments == {"times": 3, "text": "hello there"}
+    assert call.source == "command:repeat"
+    assert outcome.responses == []
+    assert outcome.trace[-1] == {
+        "stage": "parse",
+        "parser": "command",
+        "word": "repeat",
+        "action": "repeat",
+        "arguments": {"times": 3, "text": "hello there"},
+    }
+
+
+def test_command_words_are_case_insensitive_and_fixed_arguments_apply():
+    [call] = process("!TWICE").calls
+
+    assert call.arguments == {"times": 2}
+
+
+def test_an_unknown_command_is_answered_with_a_hint_and_no_call():
+    outcome = process("!dance")
+
+    assert outcome.calls == []
+    assert [r.text for r in outcome.responses] == ["I don't know !dance. Try !help."]
+
+
+def test_a_command_above_the_participants_trust_is_politely_refused():
+    refused = process("!admin 1")
+    allowed = process("!admin 1", participant=TRUSTED)
+
+    assert refused.calls == []
+    assert "needs more trust" in refused.responses[0].text
+    assert [call.action.name for call in allowed.calls] == ["admin"]
+
+
+def test_arguments_that_do_not_fit_get_the_usage():
+    outcome = process("!repeat lots")
+
+    assert outcome.calls == []
+    assert outcome.responses[0].text == (
+        "times must be a whole number, not 'lots'. Usage: !repeat <times> [text]"
+    )
+
+
+def test_a_command_whose_action_type_is_gone_is_answered_not_crashed():
+    outcome = process("!gone")
+
+    assert outcome.calls == []
+    assert "not available" in outcome.responses[0].text
+
+
+def test_free_text_in_a_group_room_is_ignored_unless_the_bot_is_named():
+    quiet = process("nice weather")
+    named = process("Hey bot, how are you?")
+
+    assert quiet.responses == [] and quiet.calls == []
+    assert named.responses[0].text == "I didn't understand that. Try !help."
+
+
+def test_free_text_in_a_direct_room_gets_the_bots_fallback_text():
+    outcome = process("hello", bot=snapshots.bot(fallback_text="Say !help"), room=DIRECT_ROOM)
+
+    assert [r.text for r in outcome.responses] == ["Say !help"]
+
+
+def test_ignored_participants_are_dropped_by_the_ignore_list():
+    outcome = process("!repeat 1", participant=IGNORED)
+
+    assert outcome.is_dropped
+    assert outcome.calls == [] and outcome.responses == []
+    assert outcome.trace == [{"stage": "middleware", "kind": "ignore_list", "result": "dropped"}]
+
+
+class ShoutMiddleware(MiddlewareType):
+    """Upper-cases the message."""
+
+    key = "shout"
+    label = "Shout"
+
+    def process(self, message: MiddlewareMessage, ctx: MiddlewareContext) -> MiddlewareMessage:
+        return replace(message, text=message.text.upper())
+
+
+def test_a_middleware_may_change_the_message_before_parsing():
+    bot = snapshots.bot(
+        middleware=(snapshots.MiddlewareSnapshot(kind="shout", config={}),),
+        command_prefix="!",
+    )
+    with middleware_types.override(ShoutMiddleware):
+        outcome = process("!twice", bot=bot)
+
+    assert outcome.trace[0] == {"stage": "middleware", "kind": "shout", "result": "changed"}
+    assert [call.action.name for call in outcome.calls] == ["twice"]
+
+
+def test_a_stack_stage_whose_type_is_gone_drops_rather_than_opens_the_gate():
+    bot = snapshots.bot(middleware=(snapshots.MiddlewareSnapshot(kind="removed", config={}),))
+
+    outcome = process("!twice", bot=bot)
+
+    assert outcome.is_dropped
+    assert outcome.trace[0]["result"] == "unavailable"

@@ -1,0 +1,102 @@
+import uuid
+
+import pytest
+
+from actions.models import ActionRun
+from conversations import services
+from conversations.engine.messages import InboundMessage
+from conversations.exceptions import BotNotFound
+from conversations.models import Message, Participant, Room
+
+
+def inbound(text: str, **overrides) -> InboundMessage:
+    values = {
+        "bot_slug": "demo",
+        "connector": "webchat",
+        "room_external_id": "visitor:ada",
+        "participant_external_id": "visitor:ada",
+        "participant_name": "Ada",
+        "text": text,
+        "is_direct": True,
+    }
+    values.update(overrides)
+    return InboundMessage(**values)
+
+
+def test_a_command_is_stored_with_its_trace_and_queues_one_run(
+    demo_bot, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        receipt = services.message_receive(inbound=inbound("!help"))
+
+    message = Message.objects.get(pk=receipt.message.id)
+    assert message.text == "!help"
+    assert message.participant.display_name == "Ada"
+    assert message.room.is_direct
+    assert message.trace[-1]["action"] == "help"
+    run = ActionRun.objects.get(message=message)
+    assert (run.action_name, run.status) == ("help", ActionRun.Status.PENDING)
+    assert receipt.queued_runs == 1
+    assert len(callbacks) == 1, "the run is enqueued only once the transaction commits"
+
+
+def test_a_reply_decided_by_the_engine_is_stored_as_a_bot_message(demo_bot):
+    receipt = services.message_receive(inbound=inbound("!dance"))
+
+    [reply] = receipt.replies
+    stored = Message.objects.get(pk=reply.id)
+    assert stored.sender_kind == Message.SenderKind.BOT
+    assert stored.reply_to_id == receipt.message.id
+    assert stored.text == "I don't know !dance. Try !help."
+    assert not ActionRun.objects.exists()
+
+
+def test_a_resent_client_id_is_stored_and_answered_once(demo_bot):
+    client_id = uuid.uuid4()
+
+    first = services.message_receive(inbound=inbound("!help", client_id=client_id))
+    again = services.message_receive(inbound=inbound("!help", client_id=client_id))
+
+    assert again.is_duplicate
+    assert again.message.id == first.message.id
+    assert Message.objects.count() == 1
+    assert ActionRun.objects.count() == 1
+
+
+def test_the_same_identity_reuses_its_room_and_participant(demo_bot):
+    services.message_receive(inbound=inbound("hello"))
+    services.message_receive(inbound=inbound("again"))
+
+    assert Room.objects.count() == 1
+    assert Participant.objects.count() == 1
+    assert Participant.objects.get().last_seen_at is not None
+
+
+def test_an_ignored_participants_message_is_stored_but_not_answered(demo_bot):
+    services.message_receive(inbound=inbound("hello"))
+    Participant.objects.update(is_ignored=True)
+
+    receipt = services.message_receive(inbound=inbound("!help"))
+
+    assert receipt.replies == [] and receipt.queued_runs == 0
+    assert Message.objects.get(pk=receipt.message.id).trace[-1]["result"] == "dropped"
+
+
+def test_a_configuration_change_counts_from_the_next_message(demo_bot):
+    demo_bot.command_prefix = "?"
+    demo_bot.save()
+
+    receipt = services.message_receive(inbound=inbound("?help"))
+
+    assert receipt.queued_runs == 1
+
+
+@pytest.mark.parametrize("slug", ["nobody", "demo"])
+def test_unknown_or_disabled_bots_are_refused_and_nothing_is_stored(demo_bot, slug):
+    demo_bot.is_enabled = False
+    demo_bot.save()
+
+    with pytest.raises(BotNotFound):
+        services.message_receive(inbound=inbound("!help", bot_slug=slug))
+
+    assert not Message.objects.exists()
