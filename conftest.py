@@ -1,6 +1,15 @@
 import pytest
+from django.db import connections
 
 from botsite.demo import demo_install
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_connections_close_after_use():
+    # Threads of database_sync_to_async would otherwise keep persistent PostgreSQL
+    # connections open past the session, and the test database could not be dropped.
+    for alias in connections:
+        connections.settings[alias]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture

@@ -35,6 +35,17 @@ def run_python(code: str, env: dict[str, str], timeout: float = 60) -> subproces
     )
 
 
+def run_module(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def run_manage(
     *args: str, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess:

@@ -42,12 +42,14 @@ def test_the_admin_password_is_random_private_and_repeated_while_it_works(settin
     first = demo_admin_ensure()
     again = demo_admin_ensure()
 
-    assert first.is_new and not again.is_new
+    assert first.is_new
+    assert not again.is_new
     assert len(first.password) >= 16
     assert again.password == first.password
     assert oct(first.password_file.stat().st_mode & 0o777) == "0o600"
     user = get_user_model().objects.get(username="admin")
-    assert user.is_superuser and user.check_password(first.password)
+    assert user.is_superuser
+    assert user.check_password(first.password)
 
     user.set_password("chosen by the operator")
     user.save()

@@ -78,7 +78,8 @@ def test_an_ignored_participants_message_is_stored_but_not_answered(demo_bot):
 
     receipt = services.message_receive(inbound=inbound("!help"))
 
-    assert receipt.replies == [] and receipt.queued_runs == 0
+    assert receipt.replies == []
+    assert receipt.queued_runs == 0
     assert Message.objects.get(pk=receipt.message.id).trace[-1]["result"] == "dropped"
 
 

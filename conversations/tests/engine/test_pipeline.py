@@ -76,7 +76,8 @@ def test_free_text_in_a_group_room_is_ignored_unless_the_bot_is_named():
     quiet = process("nice weather")
     named = process("Hey bot, how are you?")
 
-    assert quiet.responses == [] and quiet.calls == []
+    assert quiet.responses == []
+    assert quiet.calls == []
     assert named.responses[0].text == "I didn't understand that. Try !help."
 
 
@@ -90,7 +91,8 @@ def test_ignored_participants_are_dropped_by_the_ignore_list():
     outcome = process("!repeat 1", participant=IGNORED)
 
     assert outcome.is_dropped
-    assert outcome.calls == [] and outcome.responses == []
+    assert outcome.calls == []
+    assert outcome.responses == []
     assert outcome.trace == [{"stage": "middleware", "kind": "ignore_list", "result": "dropped"}]
 
 

@@ -1,0 +1,128 @@
+"""Start, watch and stop the real processes that end-to-end tests talk to."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.sync.client import ClientConnection, connect
+
+from botsite.tests.subprocess_env import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 20) -> int:
+        """Signal the whole process group (as Ctrl-C does) and wait; kill if it hangs."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+                raise AssertionError(
+                    f"{self.name} did not stop within {timeout}s of {sig!r}:\n{self.tail()}"
+                ) from None
+        return self.popen.returncode
+
+
+def start(name: str, command: Sequence[str], env: dict[str, str], logs: Path) -> Process:
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{name}.log"
+    popen = subprocess.Popen(
+        list(command),
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a signal reaches its children
+    )
+    return Process(name=name, popen=popen, log_path=log_path)
+
+
+def wait_until(
+    condition: Callable[[], Any], *, timeout: float, what: str, watch: Sequence[Process] = ()
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in watch:
+            if process.popen.poll() is not None:
+                raise AssertionError(
+                    f"{process.name} exited while waiting for {what}:\n{process.tail()}"
+                )
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    logs = "\n\n".join(f"--- {p.name}\n{p.tail()}" for p in watch)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def port_is_closed(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def chat_socket(port: int, bot: str = "demo") -> ClientConnection:
+    return connect(
+        f"ws://127.0.0.1:{port}/ws/chat/{bot}/",
+        origin=f"http://127.0.0.1:{port}",
+        open_timeout=10,
+    )
+
+
+def receive_until(
+    socket_: ClientConnection, predicate: Callable[[dict], bool], *, timeout: float
+) -> dict:
+    """Read frames until one matches; fail with every frame seen when none does."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            frame = json.loads(socket_.recv(timeout=remaining))
+        except TimeoutError:
+            break
+        seen.append(frame)
+        if predicate(frame):
+            return frame
+    raise AssertionError(f"no matching frame within {timeout}s; got {seen}")
+
+
+def bot_says(text: str) -> Callable[[dict], bool]:
+    return lambda frame: (
+        frame.get("type") == "message"
+        and frame["sender"]["kind"] == "bot"
+        and (text in frame["text"])
+    )

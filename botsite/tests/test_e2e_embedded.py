@@ -1,0 +1,125 @@
+"""`make run` as a newcomer runs it: real server, worker and beat in one process, on SQLite."""
+
+import sys
+
+import pytest
+
+from botsite.tests.processes import (
+    Process,
+    bot_says,
+    chat_socket,
+    free_port,
+    http_ok,
+    port_is_closed,
+    receive_until,
+    start,
+    wait_until,
+)
+from botsite.tests.subprocess_env import clean_env, run_manage, run_module, run_python
+
+pytestmark = pytest.mark.e2e
+
+# A run whose broker message was lost: in the database, never enqueued. Only beat's sweeper
+# can get it to the worker.
+LOSE_A_RUN = """
+import django
+django.setup()
+from actions.models import Action, ActionRun
+from conversations.models import Room
+room = Room.objects.filter(bot__slug="demo").latest("id")
+ping = Action.objects.get(bot__slug="demo", name="ping")
+ActionRun.objects.create(bot=room.bot, room=room, action=ping, action_name="ping")
+"""
+
+COUNT_DEMO_ROWS = """
+import django
+django.setup()
+from actions.models import Action, Command
+from conversations.models import Bot
+from publishers.models import Post, Publisher
+print([m.objects.count() for m in (Bot, Action, Command, Publisher, Post)])
+"""
+
+
+def make_run(tmp_path, port: int, name: str) -> Process:
+    env = clean_env(
+        BOTSITE_DATA_DIR=str(tmp_path / "data"),
+        ACTION_RUN_SWEEP_SECONDS="1",
+        PYTHON=sys.executable,
+    )
+    process = start(name, ["make", "--no-print-directory", "run", f"PORT={port}"], env, tmp_path)
+    wait_until(
+        lambda: http_ok(f"http://127.0.0.1:{port}/healthz"),
+        timeout=120,
+        what="the embedded server to answer /healthz",
+        watch=[process],
+    )
+    return process
+
+
+def test_make_run_answers_through_its_worker_fires_beat_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    system = make_run(tmp_path, port, "make-run")
+    try:
+        assert "Admin login (created): user 'admin', password '" in system.log()
+        assert f"Chat: http://127.0.0.1:{port}/chat/demo/" in system.log()
+        assert http_ok(f"http://127.0.0.1:{port}/chat/demo/")
+
+        with chat_socket(port) as chat:
+            chat.send('{"type": "message", "text": "!help"}')
+            reply = receive_until(chat, bot_says("!ping"), timeout=15)
+            assert "Demo bot understands these commands:" in reply["text"]
+            assert "Task actions.tasks.action_run_execute" in system.log(), (
+                "the reply must come from the Celery worker"
+            )
+
+            lost = run_python(LOSE_A_RUN, clean_env(BOTSITE_DATA_DIR=str(tmp_path / "data")))
+            assert lost.returncode == 0, lost.stderr
+            receive_until(chat, bot_says("pong"), timeout=30)
+            assert "actions.tasks.action_runs_sweep" in system.log(), "beat fired the sweeper"
+    finally:
+        code = system.stop()
+
+    assert port_is_closed(port), "Ctrl-C stopped the server"
+    assert code is not None
+
+    # A second run on the same data: no failure, no duplicate demo data, same admin login.
+    again = make_run(tmp_path, port, "make-run-again")
+    try:
+        assert "Admin login (exists)" in again.log()
+        with chat_socket(port) as chat:
+            chat.send('{"type": "message", "text": "!ping"}')
+            receive_until(chat, bot_says("pong"), timeout=15)
+    finally:
+        again.stop()
+    counts = run_python(COUNT_DEMO_ROWS, clean_env(BOTSITE_DATA_DIR=str(tmp_path / "data")))
+    assert counts.stdout.strip() == "[1, 3, 3, 1, 1]", counts.stderr
+
+
+def test_a_separate_worker_refuses_the_in_process_broker(tmp_path):
+    result = run_module(
+        "celery",
+        "-A",
+        "botsite",
+        "worker",
+        "--pool",
+        "solo",
+        env=clean_env(BOTSITE_DATA_DIR=str(tmp_path)),
+    )
+
+    assert result.returncode != 0
+    assert "memory:// broker only works inside" in result.stdout + result.stderr
+
+
+def test_the_embedded_run_refuses_to_start_when_redis_is_configured(tmp_path):
+    result = run_manage(
+        "runembedded",
+        "--noreload",
+        "127.0.0.1:1",
+        env=clean_env(
+            BOTSITE_DATA_DIR=str(tmp_path), REDIS_URL="redis://127.0.0.1:6379/15", DEBUG="true"
+        ),
+    )
+
+    assert result.returncode != 0
+    assert "run daphne, `celery worker` and `celery beat` as separate processes" in result.stderr
