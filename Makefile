@@ -32,7 +32,7 @@ install: $(VENV)/.runtime-installed ## Create .venv and install the pinned runti
 install-dev: $(VENV)/.dev-installed ## Also install the pinned test and lint tools
 
 run: install ## Start everything (server, worker, beat) on SQLite, with the demo bot: PORT=8000
-	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py demo_setup
 	exec $(PY) manage.py runembedded $(HOST):$(PORT)
 

@@ -17,12 +17,12 @@ from actions.registry import action_types
 from conversations import realtime
 from conversations.engine.messages import (
     ActionCall,
-    ActionSnapshot,
     OutboundMessage,
     Response,
 )
 from conversations.models import Bot, Message, Participant, Room
 from conversations.selectors import (
+    action_snapshot,
     bot_snapshot_get,
     message_outbound,
     participant_info,
@@ -140,16 +140,7 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response]]:
         error = f"action {run.action_name!r} is no longer available"
         return ActionRun.Status.FAILED, error, [Response(text=f"Sorry, {error}.")]
     call = ActionCall(
-        action=ActionSnapshot(
-            id=action.pk,
-            name=action.name,
-            kind=action.kind,
-            config=action.config,
-            min_trust=action.min_trust,
-            description=action.description,
-        ),
-        arguments=run.arguments,
-        source=f"run:{run.pk}",
+        action=action_snapshot(action), arguments=run.arguments, source=f"run:{run.pk}"
     )
     ctx = ActionContext(
         bot=bot_snapshot_get(bot=run.bot),

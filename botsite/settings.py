@@ -184,7 +184,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "botsite.channel_layers.LoopBoundInMemoryChannelLayer"}
     }
-    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://localhost/")
 
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     # The in-memory transport polls; its default 1 s poll would delay every reply by a second.
@@ -292,4 +292,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # The development server already prints each request and reload on its own.
+        "django.channels.server": {"level": "WARNING"},
+        "django.utils.autoreload": {"level": "WARNING"},
+    },
 }

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from actions.models import Command
+from actions.models import Action, Command
 from conversations.engine.messages import (
     ActionSnapshot,
     BotSnapshot,
@@ -23,18 +23,8 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
         .select_related("action")
         .order_by("word")
     ):
-        action = command.action
         commands[command.word] = CommandSnapshot(
-            word=command.word,
-            action=ActionSnapshot(
-                id=action.pk,
-                name=action.name,
-                kind=action.kind,
-                config=action.config,
-                min_trust=action.min_trust,
-                description=action.description,
-            ),
-            arguments=command.arguments,
+            word=command.word, action=action_snapshot(command.action), arguments=command.arguments
         )
     middleware = tuple(
         MiddlewareSnapshot(kind=row.kind, config=row.config)
@@ -50,6 +40,17 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
         commands=commands,
         middleware=middleware,
         fallback_text=bot.fallback_text,
+    )
+
+
+def action_snapshot(action: Action) -> ActionSnapshot:
+    return ActionSnapshot(
+        id=action.pk,
+        name=action.name,
+        kind=action.kind,
+        config=action.config,
+        min_trust=action.min_trust,
+        description=action.description,
     )
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 #: Variables that pick the mode; cleared so each test states the environment it means.
+Completed = subprocess.CompletedProcess
+
 MODE_VARIABLES = (
     "DATABASE_URL",
     "REDIS_URL",
@@ -24,36 +26,17 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_python(code: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def run(argv: list[str], env: dict[str, str], timeout: float) -> Completed:
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def run_module(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def run_python(code: str, env: dict[str, str], timeout: float = 60) -> Completed:
+    return run([sys.executable, "-c", code], env, timeout)
 
 
-def run_manage(
-    *args: str, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def run_module(*args: str, env: dict[str, str], timeout: float = 60) -> Completed:
+    return run([sys.executable, "-m", *args], env, timeout)
+
+
+def run_manage(*args: str, env: dict[str, str], timeout: float = 120) -> Completed:
+    return run([sys.executable, "manage.py", *args], env, timeout)

@@ -9,6 +9,26 @@ from conversations.models import Bot
 
 pytestmark = pytest.mark.django_db
 
+
+def action_form(bot, *, config: str, word: str) -> dict:
+    """What the admin's "add action" page posts: the action and one inline command."""
+    return {
+        "bot": bot.pk,
+        "name": "greet",
+        "kind": "say",
+        "config": config,
+        "min_trust": 0,
+        "description": "",
+        "is_enabled": "on",
+        "commands-TOTAL_FORMS": 1,
+        "commands-INITIAL_FORMS": 0,
+        "commands-0-word": word,
+        "commands-0-arguments": "{}",
+        "patterns-TOTAL_FORMS": 0,
+        "patterns-INITIAL_FORMS": 0,
+    }
+
+
 MODEL_ADMINS = [
     model
     for model in admin.site._registry
@@ -75,21 +95,7 @@ def test_a_list_page_survives_a_row_whose_plugin_type_is_gone(admin_client, demo
 def test_staff_add_an_action_with_a_command_in_one_form(admin_client, demo_bot):
     response = admin_client.post(
         reverse("admin:actions_action_add"),
-        {
-            "bot": demo_bot.pk,
-            "name": "greet",
-            "kind": "say",
-            "config": '{"text": "Hi!"}',
-            "min_trust": 0,
-            "description": "",
-            "is_enabled": "on",
-            "commands-TOTAL_FORMS": 1,
-            "commands-INITIAL_FORMS": 0,
-            "commands-0-word": "greet",
-            "commands-0-arguments": "{}",
-            "patterns-TOTAL_FORMS": 0,
-            "patterns-INITIAL_FORMS": 0,
-        },
+        action_form(demo_bot, config='{"text": "Hi!"}', word="greet"),
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -103,19 +109,7 @@ def test_an_invalid_action_config_is_shown_as_a_form_error_and_saves_nothing(
 ):
     response = admin_client.post(
         reverse("admin:actions_action_add"),
-        {
-            "bot": demo_bot.pk,
-            "name": "greet",
-            "kind": "say",
-            "config": '{"txt": "Hi!"}',
-            "min_trust": 0,
-            "commands-TOTAL_FORMS": 1,
-            "commands-INITIAL_FORMS": 0,
-            "commands-0-word": "help",  # taken by the demo bot
-            "commands-0-arguments": "{}",
-            "patterns-TOTAL_FORMS": 0,
-            "patterns-INITIAL_FORMS": 0,
-        },
+        action_form(demo_bot, config='{"txt": "Hi!"}', word="hey"),
     )
 
     assert response.status_code == 200
@@ -126,19 +120,7 @@ def test_an_invalid_action_config_is_shown_as_a_form_error_and_saves_nothing(
 def test_a_duplicate_command_word_is_a_form_error_not_a_crash(admin_client, demo_bot):
     response = admin_client.post(
         reverse("admin:actions_action_add"),
-        {
-            "bot": demo_bot.pk,
-            "name": "greet",
-            "kind": "say",
-            "config": '{"text": "Hi!"}',
-            "min_trust": 0,
-            "commands-TOTAL_FORMS": 1,
-            "commands-INITIAL_FORMS": 0,
-            "commands-0-word": "help",
-            "commands-0-arguments": "{}",
-            "patterns-TOTAL_FORMS": 0,
-            "patterns-INITIAL_FORMS": 0,
-        },
+        action_form(demo_bot, config='{"text": "Hi!"}', word="help"),
     )
 
     assert response.status_code == 200

@@ -43,7 +43,7 @@ def test_no_environment_gives_the_embedded_default(tmp_path):
         "db_name": str(tmp_path / "botsite.sqlite3"),
         "cache": "django.core.cache.backends.locmem.LocMemCache",
         "layer": "botsite.channel_layers.LoopBoundInMemoryChannelLayer",
-        "broker": "memory://",
+        "broker": "memory://localhost/",
         "secret_key_length": 67,
     }
     key_file = tmp_path / "secret_key"
