@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from botsite.registry import Plugin
 from conversations.engine.messages import (
@@ -16,12 +16,31 @@ from conversations.engine.messages import (
 
 
 @dataclass(frozen=True)
+class PostView:
+    title: str
+    link: str
+    published_at: str | None
+    tags: tuple[str, ...]
+
+
+class PostsPort(Protocol):
+    """Read access to the bot's publishers' posts."""
+
+    def latest(
+        self, *, publisher: str | None, limit: int, offset: int, tag: str | None
+    ) -> list[PostView]:
+        """Newest first; `publisher` is a slug of the bot's publishers, None for all."""
+        ...
+
+
+@dataclass(frozen=True)
 class ActionContext:
-    """What an action may know: the bot, where it was asked, and by whom."""
+    """What an action may know: the bot, where it was asked, by whom, and narrow ports."""
 
     bot: BotSnapshot
     room: RoomInfo
     participant: ParticipantInfo | None
+    posts: PostsPort | None = None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-import re2
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from actions.registry import action_type_choices, action_types
+from conversations.engine.arguments import ArgumentError, arguments_spec_check
 from conversations.engine.messages import TrustLevel
+from conversations.engine.patterns import MAX_PATTERN_CHARS, PatternError, pattern_compile
 from conversations.models import (
     TRUST_LEVEL_CHOICES,
     Bot,
@@ -15,7 +16,6 @@ from conversations.models import (
     mood_validator,
 )
 
-PATTERN_MAX_CHARS = 1000
 command_word_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]*$", "Lowercase letters, digits, - and _."
 )
@@ -62,6 +62,17 @@ def _validate_same_bot(owner: models.Model, action: Action | None) -> None:
         raise ValidationError({"action": "The action belongs to another bot."})
 
 
+def _validate_arguments(
+    action: Action | None, arguments: object, group_names: set[str] | None
+) -> None:
+    if action is None or action.kind not in action_types:
+        return
+    try:
+        arguments_spec_check(action_types.get(action.kind).Args, arguments, group_names)
+    except ArgumentError as error:
+        raise ValidationError({"arguments": str(error)}) from error
+
+
 class Command(models.Model):
     """A word after the bot's prefix that calls an action (`!help`)."""
 
@@ -85,9 +96,9 @@ class Command(models.Model):
         return f"{self.bot.command_prefix}{self.word}" if self.bot_id else self.word
 
     def clean(self) -> None:
-        _validate_same_bot(self, getattr(self, "action", None))
-        if not isinstance(self.arguments, dict):
-            raise ValidationError({"arguments": "Must be a JSON object."})
+        action = getattr(self, "action", None)
+        _validate_same_bot(self, action)
+        _validate_arguments(action, self.arguments, None)
         # Also checked here because admin inlines leave `bot` out of their form's validation.
         taken = Command.objects.filter(bot_id=self.bot_id, word=self.word).exclude(pk=self.pk)
         if self.bot_id and taken.exists():
@@ -100,10 +111,19 @@ class Pattern(models.Model):
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="patterns")
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="patterns")
     regex = models.TextField(
-        help_text="RE2 syntax (linear time). Named groups (?P<limit>...) fill arguments."
+        max_length=MAX_PATTERN_CHARS,
+        help_text="RE2 syntax (linear time), case-insensitive. A named group (?P<limit>...) "
+        "fills the argument of that name.",
     )
     arguments = models.JSONField(
-        default=dict, blank=True, help_text="Argument values fixed for this pattern."
+        default=dict,
+        blank=True,
+        help_text='Fixed values ({"limit": 1}) or a group converted: '
+        '{"offset": {"group": "nth", "as": "ordinal", "add": -1}}; "as" is number, ordinal, '
+        "duration, word, text or choice (with a choices list).",
+    )
+    example = models.CharField(
+        max_length=200, blank=True, help_text="A sentence it understands; help shows it."
     )
     priority = models.SmallIntegerField(default=0, help_text="Higher is tried first.")
     is_enabled = models.BooleanField("enabled", default=True)
@@ -115,17 +135,13 @@ class Pattern(models.Model):
         return self.regex[:60]
 
     def clean(self) -> None:
-        _validate_same_bot(self, getattr(self, "action", None))
-        if len(self.regex) > PATTERN_MAX_CHARS:
-            raise ValidationError(
-                {"regex": f"Patterns are limited to {PATTERN_MAX_CHARS} characters."}
-            )
+        action = getattr(self, "action", None)
+        _validate_same_bot(self, action)
         try:
-            re2.compile(self.regex)
-        except re2.error as error:
-            raise ValidationError(
-                {"regex": f"This pattern cannot be compiled safely (RE2): {error}"}
-            ) from error
+            compiled = pattern_compile(self.regex)
+        except PatternError as error:
+            raise ValidationError({"regex": str(error)}) from error
+        _validate_arguments(action, self.arguments, set(compiled.groupindex))
 
 
 class ResponseTemplate(models.Model):

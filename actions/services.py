@@ -28,6 +28,7 @@ from conversations.selectors import (
     participant_info,
     room_info,
 )
+from publishers.selectors import PostsFromDatabase
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response]]:
         bot=bot_snapshot_get(bot=run.bot),
         room=room_info(run.room),
         participant=participant_info(run.participant) if run.participant else None,
+        posts=PostsFromDatabase(bot_id=run.bot_id),
     )
     try:
         responses = action_types.get(action.kind)(dict(action.config)).run(call, ctx)

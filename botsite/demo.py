@@ -2,13 +2,15 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from actions.models import Action, Command
+from actions.models import Action, Command, Pattern
 from conversations.models import Bot, BotMiddleware
 from publishers.models import Post, Publisher
 
@@ -23,6 +25,46 @@ DEMO_ACTIONS = [
         "about",
     ),
     ("ping", "say", {"text": "pong"}, "Answers pong.", "ping"),
+    (
+        "latest-post",
+        "latest_posts",
+        {"publisher": ""},
+        "Shows the most recent posts.",
+        "latest-post",
+    ),
+]
+
+# DwayneBot's latest-post sentences, from configuration alone.
+RECENT = r"(?:most recent|latest|newest)"
+TAG = r"(?: about (?P<tag>[\w#+.-]+))?"
+DEMO_PATTERNS = [
+    # (regex, arguments, example)
+    (
+        rf"get me the (?P<limit>\w+(?:[ -]\w+)?) {RECENT} posts\b{TAG}",
+        {},
+        "get me the three most recent posts",
+    ),
+    (
+        rf"get me the (?P<nth>\w+(?:[ -]\w+)?) {RECENT} post\b{TAG}",
+        {"limit": 1, "offset": {"group": "nth", "as": "ordinal", "add": -1}},
+        "get me the 6th most recent post",
+    ),
+    (
+        rf"get me the {RECENT} post\b{TAG}",
+        {"limit": 1},
+        "get me the most recent post about golang",
+    ),
+]
+
+DEMO_POSTS = [
+    # (source id, title, tags)
+    ("welcome", "Welcome to Botsite", ["botsite"]),
+    ("go-generics", "Generics in Go, two years on", ["golang"]),
+    ("django-5-2", "What Django 5.2 LTS brings", ["python", "django"]),
+    ("go-iterators", "Range-over-func iterators in Go", ["golang"]),
+    ("channels", "Live chat with Django Channels", ["python", "django"]),
+    ("re2", "Why we match staff patterns with RE2", ["botsite", "security"]),
+    ("celery-beat", "Schedules that survive restarts", ["python", "celery"]),
 ]
 
 
@@ -45,18 +87,27 @@ def demo_install() -> Bot:
             defaults={"kind": kind, "config": config, "description": description},
         )
         Command.objects.get_or_create(bot=bot, word=word, defaults={"action": action})
+    latest = Action.objects.get(bot=bot, name="latest-post")
+    for regex, arguments, example in DEMO_PATTERNS:
+        Pattern.objects.get_or_create(
+            bot=bot,
+            example=example,
+            defaults={"action": latest, "regex": regex, "arguments": arguments},
+        )
     publisher, _ = Publisher.objects.get_or_create(
         bot=bot, slug="news", defaults={"name": "Botsite news", "kind": "manual"}
     )
-    Post.objects.get_or_create(
-        publisher=publisher,
-        source_id="welcome",
-        defaults={
-            "title": "Welcome to Botsite",
-            "body": "Posts written in the admin under Publishing → Posts appear here.",
-            "tags": ["botsite"],
-        },
-    )
+    first_published = timezone.now() - timedelta(days=len(DEMO_POSTS))
+    for age, (source_id, title, tags) in enumerate(DEMO_POSTS):
+        Post.objects.get_or_create(
+            publisher=publisher,
+            source_id=source_id,
+            defaults={
+                "title": title,
+                "tags": tags,
+                "published_at": first_published + timedelta(days=age),
+            },
+        )
     return bot
 
 

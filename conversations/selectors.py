@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from actions.models import Action, Command
+from actions.models import Action, Command, Pattern
 from conversations.engine.messages import (
     ActionSnapshot,
     BotSnapshot,
@@ -12,6 +12,7 @@ from conversations.engine.messages import (
     ParticipantInfo,
     RoomInfo,
 )
+from conversations.engine.patterns import PatternSnapshot
 from conversations.models import Bot, Message, Participant, Room
 
 
@@ -30,6 +31,19 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
         MiddlewareSnapshot(kind=row.kind, config=row.config)
         for row in bot.middleware_stack.filter(is_enabled=True).order_by("position", "id")
     )
+    patterns = tuple(
+        PatternSnapshot(
+            id=pattern.pk,
+            regex=pattern.regex,
+            action=action_snapshot(pattern.action),
+            arguments=pattern.arguments,
+            priority=pattern.priority,
+            example=pattern.example,
+        )
+        for pattern in Pattern.objects.filter(bot=bot, is_enabled=True, action__is_enabled=True)
+        .select_related("action")
+        .order_by("-priority", "id")
+    )
     return BotSnapshot(
         id=bot.pk,
         slug=bot.slug,
@@ -40,6 +54,7 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
         commands=commands,
         middleware=middleware,
         fallback_text=bot.fallback_text,
+        patterns=patterns,
     )
 
 

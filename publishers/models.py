@@ -83,6 +83,10 @@ class Post(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def clean(self) -> None:
+        # Tags match case-insensitively; storing them lower-case keeps lookups simple.
+        self.tags = [tag.lower() for tag in self.tags]
+
 
 class Subscription(models.Model):
     """Someone follows a publisher, optionally for one tag, in one place."""

@@ -18,9 +18,18 @@ class HelpAction(ActionType):
             for word, command in sorted(bot.commands.items())
             if command.action.min_trust <= trust
         ]
-        if not lines:
+        examples = [
+            f"“{pattern.example}”"
+            for pattern in bot.patterns
+            if pattern.example and pattern.action.min_trust <= trust
+        ]
+        if not lines and not examples:
             return [Response(text=f"{bot.name} has no commands you can use yet.")]
-        return [Response(text="\n".join([f"{bot.name} understands these commands:", *lines]))]
+        text = [f"{bot.name} understands these commands:", *lines] if lines else []
+        if examples:
+            name = f"“{bot.names[0]}, …”" if bot.names else "my name"
+            text += [f"You can also talk to me (start with {name} in group rooms):", *examples]
+        return [Response(text="\n".join(text))]
 
 
 def _describe(action: ActionSnapshot) -> str:

@@ -77,3 +77,34 @@ def test_command_words_are_lowercase_slugs(word):
 
     with pytest.raises(ValidationError):
         Command(bot=action.bot, word=word, action=action).full_clean()
+
+
+def test_pattern_arguments_are_checked_against_the_action_and_its_groups():
+    action = ActionFactory(kind="latest_posts", config={})
+
+    Pattern(
+        bot=action.bot,
+        action=action,
+        regex=r"the (?P<nth>\w+) post",
+        arguments={"offset": {"group": "nth", "as": "ordinal", "add": -1}},
+    ).full_clean()
+    with pytest.raises(ValidationError) as caught:
+        Pattern(
+            bot=action.bot,
+            action=action,
+            regex=r"the (?P<nth>\w+) post",
+            arguments={"offset": {"group": "position", "as": "ordinal"}},
+        ).full_clean()
+
+    assert caught.value.message_dict["arguments"] == [
+        "'offset': the pattern has no group 'position'."
+    ]
+
+
+def test_command_arguments_must_name_arguments_of_the_action():
+    action = ActionFactory(kind="latest_posts", config={})
+
+    with pytest.raises(ValidationError) as caught:
+        Command(bot=action.bot, word="news", action=action, arguments={"count": 3}).full_clean()
+
+    assert "'count' is not an argument of this action" in caught.value.message_dict["arguments"][0]

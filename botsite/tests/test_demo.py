@@ -1,14 +1,17 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from actions.models import Action, Command
+from actions.models import Action, ActionRun, Command, Pattern
+from actions.services import action_run_execute
 from botsite.demo import demo_admin_ensure, demo_install
+from conversations import services
+from conversations.engine.messages import InboundMessage
 from conversations.models import Bot, BotMiddleware
 from publishers.models import Post, Publisher
 
 pytestmark = pytest.mark.django_db
 
-DEMO_MODELS = [Bot, BotMiddleware, Action, Command, Publisher, Post]
+DEMO_MODELS = [Bot, BotMiddleware, Action, Command, Pattern, Publisher, Post]
 
 
 def test_installing_the_demo_twice_creates_it_once():
@@ -21,10 +24,11 @@ def test_installing_the_demo_twice_creates_it_once():
     assert counts == {
         "Bot": 1,
         "BotMiddleware": 1,
-        "Action": 3,
-        "Command": 3,
+        "Action": 4,
+        "Command": 4,
+        "Pattern": 3,
         "Publisher": 1,
-        "Post": 1,
+        "Post": 7,
     }
 
 
@@ -63,3 +67,76 @@ def test_each_installation_gets_its_own_admin_password(settings, tmp_path):
     settings.DATA_DIR = tmp_path / "two"
 
     assert demo_admin_ensure().password != one
+
+
+def ask(text: str):
+    """Send a sentence to the demo bot as a web chat visitor; return the queued run."""
+    receipt = services.message_receive(
+        inbound=InboundMessage(
+            bot_slug="demo",
+            connector="webchat",
+            room_external_id="group",
+            participant_external_id="visitor:ada",
+            participant_name="Ada",
+            text=text,
+        )
+    )
+    return receipt, ActionRun.objects.filter(message_id=receipt.message.id).first()
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments"),
+    [
+        ("!latest-post", {}),
+        ("Hey bot, get me the three most recent posts", {"limit": 3}),
+        ("Hey bot, get me the 6th most recent post", {"limit": 1, "offset": 5}),
+        ("Hey bot, get me the most recent post about golang", {"limit": 1, "tag": "golang"}),
+        ("hey bot get me the twelve latest posts about python", {"limit": 12, "tag": "python"}),
+        ("Bot, get me the second newest post", {"limit": 1, "offset": 1}),
+        (
+            "hey bot, get me the twenty-first most recent post about go",
+            {"limit": 1, "offset": 20, "tag": "go"},
+        ),
+        ("Hey bot, get me the 2 most recent posts about django", {"limit": 2, "tag": "django"}),
+    ],
+)
+def test_the_demo_bot_understands_dwaynebots_latest_post_sentences(text, arguments):
+    demo_install()
+
+    _, run = ask(text)
+
+    assert run is not None, f"no action call for {text!r}"
+    assert (run.action_name, run.arguments) == ("latest-post", arguments)
+
+
+def test_the_demo_bot_answers_latest_post_sentences_with_the_right_posts():
+    demo_install()
+
+    def answer(text: str) -> str:
+        _, run = ask(text)
+        [reply] = action_run_execute(run_id=run.pk)
+        return reply.text
+
+    assert answer("!latest-post") == "• Schedules that survive restarts"
+    assert answer("hey bot, get me the three most recent posts") == (
+        "• Schedules that survive restarts\n"
+        "• Why we match staff patterns with RE2\n"
+        "• Live chat with Django Channels"
+    )
+    assert answer("hey bot, get me the 6th most recent post") == "• Generics in Go, two years on"
+    assert answer("hey bot, get me the most recent post about golang") == (
+        "• Range-over-func iterators in Go"
+    )
+    assert answer("hey bot, get me the most recent post about rust") == (
+        "I found no posts about rust."
+    )
+
+
+def test_help_lists_commands_and_the_sentences_the_demo_bot_understands():
+    demo_install()
+    _, run = ask("!help")
+
+    [reply] = action_run_execute(run_id=run.pk)
+
+    assert "!latest-post — Shows the most recent posts." in reply.text
+    assert "“get me the 6th most recent post”" in reply.text

@@ -88,12 +88,12 @@ def test_make_run_answers_through_its_worker_fires_beat_and_stops_on_ctrl_c(tmp_
     try:
         assert "Admin login (exists)" in again.log()
         with chat_socket(port) as chat:
-            chat.send('{"type": "message", "text": "!ping"}')
-            receive_until(chat, bot_says("pong"), timeout=15)
+            chat.send('{"type": "message", "text": "Hey bot, get me the 6th most recent post"}')
+            receive_until(chat, bot_says("Generics in Go, two years on"), timeout=15)
     finally:
         again.stop()
     counts = run_python(COUNT_DEMO_ROWS, clean_env(BOTSITE_DATA_DIR=str(tmp_path / "data")))
-    assert counts.stdout.strip() == "[1, 3, 3, 1, 1]", counts.stderr
+    assert counts.stdout.strip() == "[1, 4, 4, 1, 7]", counts.stderr
 
 
 def test_a_separate_worker_refuses_the_in_process_broker(tmp_path):

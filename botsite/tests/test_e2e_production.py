@@ -116,6 +116,10 @@ def test_separate_processes_answer_a_chat_through_the_worker_and_beat_fires(topo
         assert reply["sender"] == {"kind": "bot", "name": "Demo bot"}
         assert "action_run_execute" in worker.log(), "the reply came from the worker process"
 
+        chat.send('{"type": "message", "text": "get me the three most recent posts about golang"}')
+        reply = receive_until(chat, bot_says("Range-over-func iterators in Go"), timeout=30)
+        assert reply["text"].splitlines()[1] == "• Generics in Go, two years on"
+
         # A run whose broker message was lost reaches the worker through beat's sweeper.
         room = Room.objects.get(bot__slug="demo")
         ping = Action.objects.get(bot__slug="demo", name="ping")

@@ -3,8 +3,10 @@
 import dataclasses
 import shlex
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from conversations.engine.numbers import duration_parse, number_parse, ordinal_parse
 
 TRUE_WORDS = {"yes", "true", "on", "1"}
 FALSE_WORDS = {"no", "false", "off", "0"}
@@ -83,3 +85,111 @@ def arguments_bind(args_cls: type, fixed: Mapping[str, Any], text: str) -> dict[
         ]
         raise ArgumentError(f"Missing {', '.join(missing)}.") from None
     return values
+
+
+# --- Pattern groups ---------------------------------------------------------------------
+# A pattern's `arguments` maps an argument to a fixed value, or to a spec that converts a
+# named group: {"group": "nth", "as": "ordinal", "add": -1}. A group named like an argument
+# fills it with the converter its type implies.
+
+
+def _number(raw: str, spec: Mapping[str, Any]) -> int:
+    value = number_parse(raw)
+    if value is None:
+        raise ArgumentError(f"{raw!r} is not a number I know.")
+    return value
+
+
+def _ordinal(raw: str, spec: Mapping[str, Any]) -> int:
+    value = ordinal_parse(raw)
+    if value is None:
+        raise ArgumentError(f"{raw!r} is not a position I know (1st, second, ...).")
+    return value
+
+
+def _duration(raw: str, spec: Mapping[str, Any]) -> int:
+    value = duration_parse(raw)
+    if value is None:
+        raise ArgumentError(f"{raw!r} is not a duration I know (20 minutes, an hour, ...).")
+    return value
+
+
+def _choice(raw: str, spec: Mapping[str, Any]) -> str:
+    choices = [str(choice).lower() for choice in spec.get("choices", [])]
+    if raw.lower() not in choices:
+        raise ArgumentError(f"{raw!r} is not one of {', '.join(choices)}.")
+    return raw.lower()
+
+
+CONVERTERS: dict[str, Callable[[str, Mapping[str, Any]], Any]] = {
+    "number": _number,
+    "ordinal": _ordinal,
+    "duration": _duration,
+    "choice": _choice,
+    "word": lambda raw, spec: raw.split()[0] if raw.split() else raw,
+    "text": lambda raw, spec: raw.strip(),
+}
+
+
+def _default_converter(annotation: Any) -> str:
+    target = _scalar_type(annotation)
+    return "number" if target is int else "text"
+
+
+def _is_spec(value: Any) -> bool:
+    return isinstance(value, Mapping) and "group" in value
+
+
+def arguments_from_groups(
+    args_cls: type, spec: Mapping[str, Any], groups: Mapping[str, str]
+) -> dict[str, Any]:
+    """Fill `args_cls`'s fields from a pattern match; raises `ArgumentError` on bad values."""
+    hints = typing.get_type_hints(args_cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(args_cls):
+        entry = spec.get(field.name)
+        if entry is not None and not _is_spec(entry):
+            values[field.name] = entry
+            continue
+        rule = dict(entry) if entry is not None else {"group": field.name}
+        raw = groups.get(rule["group"])
+        if raw is None:
+            continue
+        target = _scalar_type(hints[field.name])
+        if "as" not in rule and target in (float, bool):
+            values[field.name] = _convert(field.name, raw, hints[field.name])
+            continue
+        value = CONVERTERS[rule.get("as", _default_converter(hints[field.name]))](raw, rule)
+        if "add" in rule:
+            value += rule["add"]
+        values[field.name] = value
+    try:
+        args_cls(**values)
+    except TypeError:
+        raise ArgumentError("Some required details are missing.") from None
+    return values
+
+
+def arguments_spec_check(args_cls: type, spec: Any, group_names: set[str] | None) -> None:
+    """Check a command's or pattern's `arguments` against the action's `Args`.
+
+    `group_names` are the pattern's named groups (None for a command). Raises
+    `ArgumentError` naming the first problem.
+    """
+    if not isinstance(spec, Mapping):
+        raise ArgumentError("Arguments must be a JSON object.")
+    fields = {field.name for field in dataclasses.fields(args_cls)}
+    for name, entry in spec.items():
+        if name not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise ArgumentError(f"{name!r} is not an argument of this action (it has: {known}).")
+        if not _is_spec(entry):
+            continue
+        if group_names is None:
+            raise ArgumentError(f"{name!r}: only patterns take values from groups.")
+        if entry["group"] not in group_names:
+            raise ArgumentError(f"{name!r}: the pattern has no group {entry['group']!r}.")
+        if entry.get("as", "number") not in CONVERTERS:
+            raise ArgumentError(f"{name!r}: 'as' must be one of {', '.join(sorted(CONVERTERS))}.")
+        if "add" in entry and not isinstance(entry["add"], int):
+            raise ArgumentError(f"{name!r}: 'add' must be a whole number.")

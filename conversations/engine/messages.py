@@ -3,8 +3,11 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from conversations.engine.patterns import PatternSnapshot
 
 
 class TrustLevel(IntEnum):
@@ -76,6 +79,8 @@ class BotSnapshot:
     commands: Mapping[str, CommandSnapshot]
     middleware: tuple[MiddlewareSnapshot, ...] = ()
     fallback_text: str = ""
+    #: Highest priority first; see `engine.patterns`.
+    patterns: tuple["PatternSnapshot", ...] = ()
 
 
 @dataclass(frozen=True)

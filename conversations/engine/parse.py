@@ -1,8 +1,14 @@
 """Finding action calls in a message's text."""
 
+import re
 from collections.abc import Callable
 
-from conversations.engine.arguments import ArgumentError, arguments_bind, arguments_usage
+from conversations.engine.arguments import (
+    ArgumentError,
+    arguments_bind,
+    arguments_from_groups,
+    arguments_usage,
+)
 from conversations.engine.messages import (
     ActionCall,
     BotSnapshot,
@@ -11,6 +17,7 @@ from conversations.engine.messages import (
     Response,
     RoomInfo,
 )
+from conversations.engine.patterns import patterns_match
 
 #: Gives the `Args` dataclass of an action type by key, or None when the type is gone.
 ArgsTypeFor = Callable[[str], type | None]
@@ -25,12 +32,16 @@ def command_split(bot: BotSnapshot, text: str) -> tuple[str, str] | None:
     return (word, rest.strip()) if word else None
 
 
-def is_addressed(bot: BotSnapshot, room: RoomInfo, text: str) -> bool:
-    """The bot answers free text in one-to-one rooms, or when a message starts with its name."""
-    if room.is_direct:
-        return True
-    lowered = text.lower()
-    return any(lowered.startswith(name.lower()) for name in bot.names if name)
+def addressed_text(bot: BotSnapshot, room: RoomInfo, text: str) -> str | None:
+    """The text meant for the bot, without its name: "Hey bot, get me…" → "get me…".
+
+    None when the bot is not addressed: free text counts in one-to-one rooms, or when a
+    message starts with one of the bot's names.
+    """
+    for name in sorted(bot.names, key=len, reverse=True):
+        if name and re.match(rf"{re.escape(name)}\b[\s,:;!.-]*", text, re.IGNORECASE):
+            return re.sub(rf"^{re.escape(name)}\b[\s,:;!.-]*", "", text, flags=re.IGNORECASE)
+    return text if room.is_direct else None
 
 
 def command_parse(
@@ -75,3 +86,37 @@ def command_parse(
     outcome.note("parse", parser="command", word=word, action=action.name, arguments=arguments)
     outcome.calls.append(ActionCall(action=action, arguments=arguments, source=f"command:{word}"))
     return True
+
+
+def patterns_parse(
+    bot: BotSnapshot,
+    participant: ParticipantInfo,
+    text: str,
+    outcome: Outcome,
+    args_type_for: ArgsTypeFor,
+) -> bool:
+    """Turn every pattern match into a call (or a reply saying why not). Returns if any."""
+    matches = patterns_match(bot.patterns, text)
+    for match in matches:
+        action = match.pattern.action
+        step = {"parser": "pattern", "pattern": match.pattern.id, "groups": dict(match.groups)}
+        if participant.trust_level < action.min_trust:
+            outcome.note("parse", **step, refused="trust")
+            outcome.responses.append(Response(text="Sorry, you need more trust for that."))
+            continue
+        args_type = args_type_for(action.kind)
+        if args_type is None:
+            outcome.note("parse", **step, refused="unavailable")
+            outcome.responses.append(Response(text="Sorry, I can't do that right now."))
+            continue
+        try:
+            arguments = arguments_from_groups(args_type, match.pattern.arguments, match.groups)
+        except ArgumentError as error:
+            outcome.note("parse", **step, refused="arguments", error=str(error))
+            outcome.responses.append(Response(text=f"Sorry, I didn't get that: {error}"))
+            continue
+        outcome.note("parse", **step, action=action.name, arguments=arguments)
+        outcome.calls.append(
+            ActionCall(action=action, arguments=arguments, source=f"pattern:{match.pattern.id}")
+        )
+    return bool(matches)

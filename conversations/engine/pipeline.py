@@ -9,7 +9,12 @@ from conversations.engine.messages import (
     Response,
     RoomInfo,
 )
-from conversations.engine.parse import ArgsTypeFor, command_parse, is_addressed
+from conversations.engine.parse import (
+    ArgsTypeFor,
+    addressed_text,
+    command_parse,
+    patterns_parse,
+)
 from conversations.middleware.base import MiddlewareContext, MiddlewareMessage
 from conversations.middleware.registry import middleware_types
 
@@ -55,10 +60,13 @@ def message_process(
         return outcome
     if command_parse(bot, participant, processed, outcome, args_type_for):
         return outcome
-    if is_addressed(bot, room, processed):
-        outcome.note("parse", parser="fallback")
-        fallback = bot.fallback_text or (f"I didn't understand that. Try {bot.command_prefix}help.")
-        outcome.responses.append(Response(text=fallback))
-    else:
+    addressed = addressed_text(bot, room, processed)
+    if addressed is None:
         outcome.note("parse", parser="none", reason="not addressed")
+        return outcome
+    if patterns_parse(bot, participant, addressed, outcome, args_type_for):
+        return outcome
+    outcome.note("parse", parser="fallback")
+    fallback = bot.fallback_text or f"I didn't understand that. Try {bot.command_prefix}help."
+    outcome.responses.append(Response(text=fallback))
     return outcome

@@ -23,7 +23,7 @@ def test_a_post_is_stored_once_per_publisher_and_source_id(news):
 def test_a_post_is_delivered_once_per_subscription(news):
     room = RoomFactory(bot=news.bot)
     subscription = Subscription.objects.create(publisher=news, destination="room", room=room)
-    post = news.posts.get()
+    post = news.posts.get(source_id="welcome")
     Delivery.objects.create(post=post, subscription=subscription)
 
     with pytest.raises(IntegrityError):

@@ -1,5 +1,7 @@
 from dataclasses import replace
 
+from conversations.engine.messages import MiddlewareSnapshot
+from conversations.engine.patterns import PatternSnapshot
 from conversations.engine.pipeline import message_process
 from conversations.middleware.base import MiddlewareContext, MiddlewareMessage, MiddlewareType
 from conversations.middleware.registry import middleware_types
@@ -108,7 +110,7 @@ class ShoutMiddleware(MiddlewareType):
 
 def test_a_middleware_may_change_the_message_before_parsing():
     bot = snapshots.bot(
-        middleware=(snapshots.MiddlewareSnapshot(kind="shout", config={}),),
+        middleware=(MiddlewareSnapshot(kind="shout", config={}),),
         command_prefix="!",
     )
     with middleware_types.override(ShoutMiddleware):
@@ -119,9 +121,61 @@ def test_a_middleware_may_change_the_message_before_parsing():
 
 
 def test_a_stack_stage_whose_type_is_gone_drops_rather_than_opens_the_gate():
-    bot = snapshots.bot(middleware=(snapshots.MiddlewareSnapshot(kind="removed", config={}),))
+    bot = snapshots.bot(middleware=(MiddlewareSnapshot(kind="removed", config={}),))
 
     outcome = process("!twice", bot=bot)
 
     assert outcome.is_dropped
     assert outcome.trace[0]["result"] == "unavailable"
+
+
+def with_patterns(*patterns):
+    return snapshots.bot(patterns=patterns)
+
+
+REPEAT = PatternSnapshot(
+    id=7,
+    regex=r"say (?P<text>\w+) (?P<times>\w+) times",
+    action=snapshots.action("repeat"),
+    arguments={},
+)
+
+
+def test_a_pattern_answers_when_the_bot_is_named_and_the_name_is_not_part_of_the_text():
+    outcome = process("Hey bot, say hi three times", bot=with_patterns(REPEAT))
+
+    [call] = outcome.calls
+    assert call.arguments == {"times": 3, "text": "hi"}
+    assert call.source == "pattern:7"
+    assert outcome.trace[-1]["groups"] == {"text": "hi", "times": "three"}
+
+
+def test_patterns_are_not_tried_in_a_group_room_unless_the_bot_is_named():
+    outcome = process("say hi three times", bot=with_patterns(REPEAT))
+
+    assert outcome.calls == []
+    assert outcome.trace[-1] == {"stage": "parse", "parser": "none", "reason": "not addressed"}
+
+
+def test_in_a_direct_room_patterns_need_no_name():
+    outcome = process("say hi 2 times", bot=with_patterns(REPEAT), room=DIRECT_ROOM)
+
+    assert [call.arguments for call in outcome.calls] == [{"times": 2, "text": "hi"}]
+
+
+def test_a_match_whose_words_do_not_convert_gets_a_reply_instead_of_a_call():
+    outcome = process("hey bot say hi many times", bot=with_patterns(REPEAT))
+
+    assert outcome.calls == []
+    assert outcome.responses[0].text == "Sorry, I didn't get that: 'many' is not a number I know."
+
+
+def test_a_pattern_above_the_participants_trust_is_refused():
+    guarded = PatternSnapshot(
+        id=8, regex="shut down", action=snapshots.action("admin", min_trust=50), arguments={}
+    )
+
+    outcome = process("hey bot, shut down", bot=with_patterns(guarded))
+
+    assert outcome.calls == []
+    assert "more trust" in outcome.responses[0].text

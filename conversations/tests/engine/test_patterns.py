@@ -1,0 +1,136 @@
+from dataclasses import dataclass
+
+import pytest
+
+from conversations.engine.arguments import (
+    ArgumentError,
+    arguments_from_groups,
+    arguments_spec_check,
+)
+from conversations.engine.patterns import (
+    MAX_INPUT_CHARS,
+    PatternError,
+    PatternSnapshot,
+    pattern_compile,
+    patterns_match,
+)
+from conversations.tests.engine import snapshots
+
+
+def pattern(regex: str, *, id: int = 1, priority: int = 0, arguments=None) -> PatternSnapshot:
+    return PatternSnapshot(
+        id=id,
+        regex=regex,
+        action=snapshots.action(f"action-{id}"),
+        arguments=arguments or {},
+        priority=priority,
+    )
+
+
+def test_one_message_may_match_several_patterns_in_reading_order():
+    weather = pattern(r"the weather(?: in (?P<city>\w+))?", id=1)
+    time = pattern(r"the time", id=2)
+
+    matches = patterns_match([weather, time], "tell me the time and the weather in Oslo")
+
+    assert [(m.pattern.id, dict(m.groups)) for m in matches] == [(2, {}), (1, {"city": "Oslo"})]
+
+
+def test_matching_is_case_insensitive_and_repeats_are_found():
+    matches = patterns_match([pattern(r"ping")], "PING ping")
+
+    assert len(matches) == 2
+
+
+def test_where_two_patterns_match_the_same_words_the_higher_priority_wins():
+    broad = pattern(r"posts?", id=1)
+    precise = pattern(r"latest posts", id=2, priority=5)
+
+    [match] = patterns_match([broad, precise], "latest posts")
+
+    assert match.pattern.id == 2
+
+
+def test_a_catastrophic_pattern_runs_in_linear_time_and_input_is_capped():
+    # Python's re backtracks for ages on 30 a's; RE2 answers at once for 900.
+    assert patterns_match([pattern(r"(a+)+$")], "a" * 900 + "!") == []
+
+    long_text = "a" * 100_000 + "!"
+    assert patterns_match([pattern(r"!")], long_text) == [], "only the first characters count"
+    [match] = patterns_match([pattern(r"a+$")], long_text)
+    assert match.end == MAX_INPUT_CHARS
+
+
+@pytest.mark.parametrize("regex", [r"(a)\1", r"x(?=y)", r"(?<=x)y", r"[", "x" * 1001])
+def test_patterns_re2_cannot_run_safely_are_refused(regex):
+    with pytest.raises(PatternError):
+        pattern_compile(regex)
+
+
+@dataclass(frozen=True)
+class PostsArgs:
+    limit: int = 1
+    offset: int = 0
+    tag: str | None = None
+
+
+NTH = {"limit": 1, "offset": {"group": "nth", "as": "ordinal", "add": -1}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "groups", "arguments"),
+    [
+        ({}, {"limit": "three"}, {"limit": 3}),
+        ({}, {"limit": "12", "tag": "golang"}, {"limit": 12, "tag": "golang"}),
+        (NTH, {"nth": "6th"}, {"limit": 1, "offset": 5}),
+        (NTH, {"nth": "twenty-first", "tag": "go"}, {"limit": 1, "offset": 20, "tag": "go"}),
+        ({"limit": 1}, {}, {"limit": 1}),
+    ],
+)
+def test_groups_become_typed_arguments(spec, groups, arguments):
+    assert arguments_from_groups(PostsArgs, spec, groups) == arguments
+
+
+def test_a_group_that_does_not_convert_is_an_argument_error():
+    with pytest.raises(ArgumentError, match="'lots' is not a number"):
+        arguments_from_groups(PostsArgs, {}, {"limit": "lots"})
+
+
+@dataclass(frozen=True)
+class ReminderArgs:
+    delay: int
+    unit: str = "minutes"
+
+
+def test_durations_and_choices_convert_through_their_spec():
+    spec = {
+        "delay": {"group": "when", "as": "duration"},
+        "unit": {"group": "unit", "as": "choice", "choices": ["minutes", "hours"]},
+    }
+
+    assert arguments_from_groups(ReminderArgs, spec, {"when": "half an hour", "unit": "Hours"}) == {
+        "delay": 1800,
+        "unit": "hours",
+    }
+    with pytest.raises(ArgumentError, match="not one of minutes, hours"):
+        arguments_from_groups(ReminderArgs, spec, {"when": "1 hour", "unit": "days"})
+
+
+@pytest.mark.parametrize(
+    ("spec", "groups", "message"),
+    [
+        ({"colour": 1}, {"nth"}, "'colour' is not an argument of this action"),
+        ({"offset": {"group": "n"}}, {"nth"}, "the pattern has no group 'n'"),
+        ({"offset": {"group": "nth", "as": "roman"}}, {"nth"}, "'as' must be one of"),
+        ({"offset": {"group": "nth", "add": "1"}}, {"nth"}, "'add' must be a whole number"),
+        ([], {"nth"}, "must be a JSON object"),
+    ],
+)
+def test_argument_specs_are_checked_against_the_action_and_the_pattern(spec, groups, message):
+    with pytest.raises(ArgumentError, match=message):
+        arguments_spec_check(PostsArgs, spec, groups)
+
+
+def test_commands_cannot_take_values_from_groups():
+    with pytest.raises(ArgumentError, match="only patterns"):
+        arguments_spec_check(PostsArgs, {"offset": {"group": "nth"}}, None)
