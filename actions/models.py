@@ -7,6 +7,7 @@ from actions.registry import action_type_choices, action_types
 from conversations.engine.arguments import ArgumentError, arguments_spec_check
 from conversations.engine.messages import TrustLevel
 from conversations.engine.patterns import MAX_PATTERN_CHARS, PatternError, pattern_compile
+from conversations.engine.render import TemplateError, template_names
 from conversations.models import (
     TRUST_LEVEL_CHOICES,
     Bot,
@@ -148,11 +149,21 @@ class ResponseTemplate(models.Model):
     """A reply text for a key and mood; several rows for one key and mood are variants."""
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="response_templates")
-    key = models.SlugField(max_length=100, help_text="Which reply this is, e.g. fallback.")
+    key = models.SlugField(
+        max_length=100,
+        help_text="Which reply: an action's (latest_posts, help) or the engine's (fallback, "
+        "unknown_command, needs_trust, unavailable, bad_arguments).",
+    )
     mood = models.CharField(
         max_length=30, blank=True, validators=[mood_validator], help_text="Empty: any mood."
     )
-    text = models.TextField()
+    text = models.TextField(
+        help_text="Placeholders such as {participant}, {bot}, {command} or an action's "
+        "values; {{ and }} for literal braces."
+    )
+    html = models.TextField(
+        blank=True, help_text="Optional HTML version; values are escaped, markup sanitised."
+    )
 
     class Meta:
         ordering = ["bot", "key", "mood", "id"]
@@ -160,6 +171,16 @@ class ResponseTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} [{self.mood or 'any mood'}]"
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("text", "html"):
+            try:
+                template_names(getattr(self, field))
+            except TemplateError as error:
+                errors[field] = str(error)
+        if errors:
+            raise ValidationError(errors)
 
 
 class ActionRun(models.Model):

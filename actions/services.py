@@ -20,6 +20,7 @@ from conversations.engine.messages import (
     OutboundMessage,
     Response,
 )
+from conversations.engine.render import responses_render
 from conversations.models import Bot, Message, Participant, Room
 from conversations.selectors import (
     action_snapshot,
@@ -98,7 +99,7 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     run = ActionRun.objects.select_related("bot", "room__bot", "participant", "action").get(
         pk=run_id
     )
-    status, error, responses = _run_action(run)
+    status, error, responses, ctx = _run_action(run)
     if status == ActionRun.Status.PENDING:
         countdown = _backoff_seconds(run.attempts)
         ActionRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
@@ -108,6 +109,7 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
         )
         raise ActionRunRetry(countdown)
 
+    responses = responses_render(ctx.bot, ctx.room, ctx.participant, responses)
     with transaction.atomic():
         # A sweeper may have handed the run to another attempt meanwhile; then that attempt
         # owns the replies and this one stores nothing.
@@ -134,35 +136,37 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     return outbound
 
 
-def _run_action(run: ActionRun) -> tuple[str, str, list[Response]]:
-    """Run the action; return the run's next status, its error, and the replies."""
-    action = run.action
-    if action is None or action.kind not in action_types:
-        error = f"action {run.action_name!r} is no longer available"
-        return ActionRun.Status.FAILED, error, [Response(text=f"Sorry, {error}.")]
-    call = ActionCall(
-        action=action_snapshot(action), arguments=run.arguments, source=f"run:{run.pk}"
-    )
+def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext]:
+    """Run the action; return the run's next status, its error, the replies, the context."""
     ctx = ActionContext(
         bot=bot_snapshot_get(bot=run.bot),
         room=room_info(run.room),
         participant=participant_info(run.participant) if run.participant else None,
         posts=PostsFromDatabase(bot_id=run.bot_id),
     )
+    action = run.action
+    if action is None or action.kind not in action_types:
+        error = f"action {run.action_name!r} is no longer available"
+        return ActionRun.Status.FAILED, error, [Response(text=f"Sorry, {error}.")], ctx
+    call = ActionCall(
+        action=action_snapshot(action), arguments=run.arguments, source=f"run:{run.pk}"
+    )
     try:
         responses = action_types.get(action.kind)(dict(action.config)).run(call, ctx)
     except ActionFailed as failure:
         if failure.retryable and run.attempts < MAX_ATTEMPTS:
-            return ActionRun.Status.PENDING, failure.detail, []
-        return ActionRun.Status.FAILED, failure.detail, [Response(text=f"Sorry, {failure.detail}")]
+            return ActionRun.Status.PENDING, failure.detail, [], ctx
+        failed = Response(
+            text=f"Sorry, {failure.detail}",
+            template="action_failed",
+            values={"reason": failure.detail},
+        )
+        return ActionRun.Status.FAILED, failure.detail, [failed], ctx
     except Exception as error:
         logger.exception("action run %s (%s) crashed", run.pk, action.kind)
-        return (
-            ActionRun.Status.FAILED,
-            f"{type(error).__name__}: {error}",
-            [Response(text=GENERIC_FAILURE)],
-        )
-    return ActionRun.Status.SUCCEEDED, "", responses
+        crashed = Response(text=GENERIC_FAILURE, template="action_failed")
+        return ActionRun.Status.FAILED, f"{type(error).__name__}: {error}", [crashed], ctx
+    return ActionRun.Status.SUCCEEDED, "", responses, ctx
 
 
 def _backoff_seconds(attempts: int) -> float:

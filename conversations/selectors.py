@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from actions.models import Action, Command, Pattern
+from actions.models import Action, Command, Pattern, ResponseTemplate
 from conversations.engine.messages import (
     ActionSnapshot,
     BotSnapshot,
@@ -13,6 +13,7 @@ from conversations.engine.messages import (
     RoomInfo,
 )
 from conversations.engine.patterns import PatternSnapshot
+from conversations.engine.render import TemplateSnapshot
 from conversations.models import Bot, Message, Participant, Room
 
 
@@ -55,6 +56,10 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
         middleware=middleware,
         fallback_text=bot.fallback_text,
         patterns=patterns,
+        templates=tuple(
+            TemplateSnapshot(key=row.key, mood=row.mood, text=row.text, html=row.html)
+            for row in ResponseTemplate.objects.filter(bot=bot)
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from actions.services import action_runs_create
 from conversations.connectors.base import ConnectorIdentity
 from conversations.engine.messages import InboundMessage, OutboundMessage
 from conversations.engine.pipeline import message_process
+from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
 from conversations.selectors import (
@@ -96,13 +97,12 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
     if duplicate is not None:
         return duplicate
 
+    snapshot = bot_snapshot_get(bot=bot)
+    room_view, participant_view = room_info(room), participant_info(participant)
     outcome = message_process(
-        bot_snapshot_get(bot=bot),
-        room_info(room),
-        participant_info(participant),
-        inbound.text,
-        args_type_for=_args_type_for,
+        snapshot, room_view, participant_view, inbound.text, args_type_for=_args_type_for
     )
+    responses = responses_render(snapshot, room_view, participant_view, outcome.responses)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -121,7 +121,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                     html=response.html,
                     reply_to=message,
                 )
-                for response in outcome.responses
+                for response in responses
             ]
             runs = action_runs_create(
                 bot=bot, room=room, participant=participant, message=message, calls=outcome.calls

@@ -1,5 +1,5 @@
 """The built-in action types; importing this package registers them."""
 
-from actions.builtin import help, latest_posts, say
+from actions.builtin import help, latest_posts, say, template_reply
 
-__all__ = ["help", "latest_posts", "say"]
+__all__ = ["help", "latest_posts", "say", "template_reply"]

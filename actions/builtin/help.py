@@ -29,7 +29,7 @@ class HelpAction(ActionType):
         if examples:
             name = f"“{bot.names[0]}, …”" if bot.names else "my name"
             text += [f"You can also talk to me (start with {name} in group rooms):", *examples]
-        return [Response(text="\n".join(text))]
+        return [Response(text="\n".join(text), template="help", values={"help": "\n".join(text)})]
 
 
 def _describe(action: ActionSnapshot) -> str:

@@ -46,7 +46,19 @@ class LatestPostsAction(ActionType):
             tag=args.tag,
         )
         about = f" about {args.tag}" if args.tag else ""
+        values = {"tag": args.tag or "", "count": len(posts)}
         if not posts:
-            return [Response(text=f"I found no posts{about}.")]
+            return [
+                Response(
+                    text=f"I found no posts{about}.", template="latest_posts_none", values=values
+                )
+            ]
         lines = [f"• {post.title}" + (f" — {post.link}" if post.link else "") for post in posts]
-        return [Response(text="\n".join(lines))]
+        listing = "\n".join(lines)
+        return [
+            Response(
+                text=listing,
+                template="latest_posts",
+                values={**values, "posts": listing, "titles": [post.title for post in posts]},
+            )
+        ]

@@ -8,6 +8,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from conversations.engine.patterns import PatternSnapshot
+    from conversations.engine.render import TemplateSnapshot
 
 
 class TrustLevel(IntEnum):
@@ -36,10 +37,17 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class Response:
-    """One reply: plain text, and optionally HTML that is sanitised before it leaves."""
+    """One reply: plain text, and optionally HTML that is sanitised before it leaves.
+
+    With a `template` key, staff's response template of that key (in the room's mood)
+    replaces `text` and `html`, filled with `values`; `text` is the default when staff
+    wrote none.
+    """
 
     text: str
     html: str = ""
+    template: str = ""
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class BotSnapshot:
     fallback_text: str = ""
     #: Highest priority first; see `engine.patterns`.
     patterns: tuple["PatternSnapshot", ...] = ()
+    templates: tuple["TemplateSnapshot", ...] = ()
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,8 @@ def duration_parse(text: str) -> int | None:
     last_unit = 0
     is_half_pending = False
     found = False
-    for token in DURATION_TOKEN.findall(text.lower()):
-        if token in UNIT_SECONDS:
+    for word in DURATION_TOKEN.findall(text.lower()):
+        if word in UNIT_SECONDS:
             if amount_words:
                 amount = _amount(amount_words)
             elif is_half_pending:
@@ -93,20 +93,20 @@ def duration_parse(text: str) -> int | None:
                 return None
             if amount is None:
                 return None
-            total += amount * UNIT_SECONDS[token]
-            last_unit = UNIT_SECONDS[token]
+            total += amount * UNIT_SECONDS[word]
+            last_unit = UNIT_SECONDS[word]
             amount_words, is_half_pending, found = [], False, True
-        elif token == "half":  # noqa: S105 (a word, not a password)
+        elif word == "half":
             if last_unit and amount_words in ([], ["a"], ["an"]):  # "an hour and a half"
                 total += 0.5 * last_unit
                 amount_words = []
             else:  # "half an hour"
                 is_half_pending = True
                 amount_words = []
-        elif token in FILLER or (token in {"a", "an"} and is_half_pending):
+        elif word in FILLER or (word in {"a", "an"} and is_half_pending):
             continue
         else:
-            amount_words.append(token)
+            amount_words.append(word)
     if amount_words or is_half_pending or not found:
         return None
     return round(total)

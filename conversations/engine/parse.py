@@ -60,20 +60,34 @@ def command_parse(
     command = bot.commands.get(word)
     if command is None:
         outcome.note("parse", parser="command", word=word, matched=False)
-        outcome.responses.append(Response(text=f"I don't know {prefix}{word}. Try {prefix}help."))
+        outcome.responses.append(
+            Response(
+                text=f"I don't know {prefix}{word}. Try {prefix}help.",
+                template="unknown_command",
+                values={"command": f"{prefix}{word}"},
+            )
+        )
         return True
     action = command.action
     if participant.trust_level < action.min_trust:
         outcome.note("parse", parser="command", word=word, refused="trust")
         outcome.responses.append(
-            Response(text=f"Sorry, {prefix}{word} needs more trust than you have here.")
+            Response(
+                text=f"Sorry, {prefix}{word} needs more trust than you have here.",
+                template="needs_trust",
+                values={"command": f"{prefix}{word}"},
+            )
         )
         return True
     args_type = args_type_for(action.kind)
     if args_type is None:
         outcome.note("parse", parser="command", word=word, refused="unavailable")
         outcome.responses.append(
-            Response(text=f"Sorry, {prefix}{word} is not available right now.")
+            Response(
+                text=f"Sorry, {prefix}{word} is not available right now.",
+                template="unavailable",
+                values={"command": f"{prefix}{word}"},
+            )
         )
         return True
     try:
@@ -81,7 +95,13 @@ def command_parse(
     except ArgumentError as error:
         outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
         usage = arguments_usage(args_type)
-        outcome.responses.append(Response(text=f"{error} Usage: {prefix}{word} {usage}".rstrip()))
+        outcome.responses.append(
+            Response(
+                text=f"{error} Usage: {prefix}{word} {usage}".rstrip(),
+                template="bad_arguments",
+                values={"command": f"{prefix}{word}", "error": str(error), "usage": usage},
+            )
+        )
         return True
     outcome.note("parse", parser="command", word=word, action=action.name, arguments=arguments)
     outcome.calls.append(ActionCall(action=action, arguments=arguments, source=f"command:{word}"))
@@ -102,18 +122,28 @@ def patterns_parse(
         step = {"parser": "pattern", "pattern": match.pattern.id, "groups": dict(match.groups)}
         if participant.trust_level < action.min_trust:
             outcome.note("parse", **step, refused="trust")
-            outcome.responses.append(Response(text="Sorry, you need more trust for that."))
+            outcome.responses.append(
+                Response(text="Sorry, you need more trust for that.", template="needs_trust")
+            )
             continue
         args_type = args_type_for(action.kind)
         if args_type is None:
             outcome.note("parse", **step, refused="unavailable")
-            outcome.responses.append(Response(text="Sorry, I can't do that right now."))
+            outcome.responses.append(
+                Response(text="Sorry, I can't do that right now.", template="unavailable")
+            )
             continue
         try:
             arguments = arguments_from_groups(args_type, match.pattern.arguments, match.groups)
         except ArgumentError as error:
             outcome.note("parse", **step, refused="arguments", error=str(error))
-            outcome.responses.append(Response(text=f"Sorry, I didn't get that: {error}"))
+            outcome.responses.append(
+                Response(
+                    text=f"Sorry, I didn't get that: {error}",
+                    template="bad_arguments",
+                    values={"error": str(error)},
+                )
+            )
             continue
         outcome.note("parse", **step, action=action.name, arguments=arguments)
         outcome.calls.append(

@@ -68,5 +68,5 @@ def message_process(
         return outcome
     outcome.note("parse", parser="fallback")
     fallback = bot.fallback_text or f"I didn't understand that. Try {bot.command_prefix}help."
-    outcome.responses.append(Response(text=fallback))
+    outcome.responses.append(Response(text=fallback, template="fallback"))
     return outcome

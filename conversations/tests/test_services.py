@@ -1,12 +1,14 @@
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from actions.models import ActionRun
+from actions.models import ActionRun, ResponseTemplate
 from conversations import services
 from conversations.engine.messages import InboundMessage
 from conversations.exceptions import BotNotFound
 from conversations.models import Message, Participant, Room
+from conversations.tests.factories import BotFactory
 
 
 def inbound(text: str, **overrides) -> InboundMessage:
@@ -101,3 +103,26 @@ def test_unknown_or_disabled_bots_are_refused_and_nothing_is_stored(demo_bot, sl
         services.message_receive(inbound=inbound("!help", bot_slug=slug))
 
     assert not Message.objects.exists()
+
+
+def test_staff_templates_answer_in_the_rooms_mood(demo_bot):
+    ResponseTemplate.objects.create(
+        bot=demo_bot, key="unknown_command", mood="grumpy", text="{command}? No, {participant}."
+    )
+    ResponseTemplate.objects.create(
+        bot=demo_bot, key="unknown_command", mood="", text="Sorry {participant}, no {command}."
+    )
+
+    cheerful = services.message_receive(inbound=inbound("!dance"))
+    Room.objects.update(mood="grumpy")
+    grumpy = services.message_receive(inbound=inbound("!dance"))
+
+    assert cheerful.replies[0].text == "Sorry Ada, no !dance."
+    assert grumpy.replies[0].text == "!dance? No, Ada."
+
+
+def test_a_template_with_code_in_it_is_refused_at_save(db):
+    with pytest.raises(ValidationError) as caught:
+        ResponseTemplate(bot=BotFactory(), key="x", text="{participant.user.password}").full_clean()
+
+    assert "is not a placeholder" in caught.value.message_dict["text"][0]
