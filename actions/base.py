@@ -59,6 +59,9 @@ class ActionType(Plugin, ABC):
     Args: ClassVar[type] = NoArgs
     #: The lowest trust level that may call this type, unless staff raise it per action.
     min_trust: ClassVar[int] = TrustLevel.VISITOR
+    #: True only for cheap, pure types (no I/O, no side effects): they may run in the
+    #: receiving process, right away, instead of on a Celery worker.
+    runs_inline: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -67,7 +70,8 @@ class ActionType(Plugin, ABC):
     def run(self, call: ActionCall, ctx: ActionContext) -> list[Response]:
         """Do the action and return its responses, in order.
 
-        Called on a Celery worker with `call.arguments` already checked against `Args`
+        Called on a Celery worker (or inline, for `runs_inline` types) with
+        `call.arguments` already checked against `Args`
         (build them with `self.Args(**call.arguments)`). Raises `ActionFailed(reason,
         retryable=...)` when it cannot; a retryable failure is retried with backoff.
         """

@@ -2,6 +2,7 @@
 
 import logging
 import random
+import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -136,6 +137,40 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     return outbound
 
 
+def action_calls_run_inline(
+    *, calls: Sequence[ActionCall], ctx: ActionContext
+) -> tuple[list[Response], list[dict[str, object]]]:
+    """Run cheap, pure calls here and now; return their replies and trace steps."""
+    responses: list[Response] = []
+    trace: list[dict[str, object]] = []
+    for call in calls:
+        started = time.perf_counter()
+        try:
+            responses += action_types.get(call.action.kind)(dict(call.action.config)).run(call, ctx)
+            result = "succeeded"
+        except ActionFailed as failure:
+            responses.append(_failure_response(failure.detail))
+            result = "failed"
+        except Exception:
+            logger.exception("inline action %s (%s) crashed", call.action.name, call.action.kind)
+            responses.append(Response(text=GENERIC_FAILURE, template="action_failed"))
+            result = "failed"
+        trace.append(
+            {
+                "stage": "execute",
+                "action": call.action.name,
+                "where": "inline",
+                "result": result,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        )
+    return responses, trace
+
+
+def _failure_response(reason: str) -> Response:
+    return Response(text=f"Sorry, {reason}", template="action_failed", values={"reason": reason})
+
+
 def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext]:
     """Run the action; return the run's next status, its error, the replies, the context."""
     ctx = ActionContext(
@@ -156,12 +191,7 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext
     except ActionFailed as failure:
         if failure.retryable and run.attempts < MAX_ATTEMPTS:
             return ActionRun.Status.PENDING, failure.detail, [], ctx
-        failed = Response(
-            text=f"Sorry, {failure.detail}",
-            template="action_failed",
-            values={"reason": failure.detail},
-        )
-        return ActionRun.Status.FAILED, failure.detail, [failed], ctx
+        return ActionRun.Status.FAILED, failure.detail, [_failure_response(failure.detail)], ctx
     except Exception as error:
         logger.exception("action run %s (%s) crashed", run.pk, action.kind)
         crashed = Response(text=GENERIC_FAILURE, template="action_failed")

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from actions.base import ActionContext
+from actions.models import ActionRun
 from actions.registry import action_types
-from actions.services import action_runs_create
+from actions.services import action_calls_run_inline, action_runs_create
 from conversations.connectors.base import ConnectorIdentity
-from conversations.engine.messages import InboundMessage, OutboundMessage
+from conversations.engine.messages import ActionCall, InboundMessage, OutboundMessage
 from conversations.engine.pipeline import message_process
 from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
@@ -102,7 +104,17 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
     outcome = message_process(
         snapshot, room_view, participant_view, inbound.text, args_type_for=_args_type_for
     )
-    responses = responses_render(snapshot, room_view, participant_view, outcome.responses)
+    inline, queued = _calls_split(room, outcome.calls)
+    inline_responses, inline_trace = action_calls_run_inline(
+        calls=inline, ctx=ActionContext(bot=snapshot, room=room_view, participant=participant_view)
+    )
+    outcome.trace += inline_trace + [
+        {"stage": "execute", "action": call.action.name, "where": "worker", "result": "queued"}
+        for call in queued
+    ]
+    responses = responses_render(
+        snapshot, room_view, participant_view, [*outcome.responses, *inline_responses]
+    )
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -124,7 +136,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                 for response in responses
             ]
             runs = action_runs_create(
-                bot=bot, room=room, participant=participant, message=message, calls=outcome.calls
+                bot=bot, room=room, participant=participant, message=message, calls=queued
             )
     except IntegrityError:
         # Two sockets resent the same client_id at once: the other one stored it.
@@ -145,6 +157,24 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
         replies=[message_outbound(reply) for reply in replies],
         queued_runs=len(runs),
     )
+
+
+def _calls_split(room: Room, calls: list[ActionCall]) -> tuple[list[ActionCall], list[ActionCall]]:
+    """Cheap pure calls run here, unless the room still waits for queued replies: then they
+    queue behind them, so replies come out in the order their messages came in."""
+    if not calls:
+        return [], []
+    has_backlog = ActionRun.objects.filter(
+        room=room, status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING]
+    ).exists()
+    inline = [
+        call
+        for call in calls
+        if not has_backlog
+        and call.action.kind in action_types
+        and action_types.get(call.action.kind).runs_inline
+    ]
+    return inline, [call for call in calls if call not in inline]
 
 
 def _message_by_client_id(room: Room, inbound: InboundMessage) -> MessageReceipt | None:

@@ -12,6 +12,7 @@ class SayAction(ActionType):
     key = "say"
     label = "Say a text"
     example_config = {"text": "Hello!"}
+    runs_inline = True
 
     class ConfigForm(forms.Form):
         text = forms.CharField(max_length=4000, help_text="What the bot answers.")

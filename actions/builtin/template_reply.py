@@ -20,6 +20,7 @@ class TemplateReplyAction(ActionType):
     key = "template_reply"
     label = "Template reply"
     Args = TemplateReplyArgs
+    runs_inline = True
     example_config = {"template": "greeting", "text": "Hello {participant}!"}
 
     class ConfigForm(forms.Form):

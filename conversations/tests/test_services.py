@@ -126,3 +126,32 @@ def test_a_template_with_code_in_it_is_refused_at_save(db):
         ResponseTemplate(bot=BotFactory(), key="x", text="{participant.user.password}").full_clean()
 
     assert "is not a placeholder" in caught.value.message_dict["text"][0]
+
+
+def test_cheap_pure_actions_answer_at_once_without_a_worker(demo_bot):
+    receipt = services.message_receive(inbound=inbound("!ping"))
+
+    assert [reply.text for reply in receipt.replies] == ["pong"]
+    assert receipt.queued_runs == 0
+    step = Message.objects.get(pk=receipt.message.id).trace[-1]
+    assert (step["stage"], step["action"], step["where"]) == ("execute", "ping", "inline")
+
+
+def test_actions_with_io_go_to_the_worker(demo_bot):
+    receipt = services.message_receive(inbound=inbound("!latest-post"))
+
+    assert receipt.replies == []
+    assert receipt.queued_runs == 1
+    assert Message.objects.get(pk=receipt.message.id).trace[-1]["where"] == "worker"
+
+
+def test_a_cheap_action_queues_behind_a_pending_reply_to_keep_the_order(demo_bot):
+    services.message_receive(inbound=inbound("!latest-post"))
+
+    receipt = services.message_receive(inbound=inbound("!ping"))
+
+    assert receipt.replies == []
+    assert list(ActionRun.objects.order_by("id").values_list("action_name", flat=True)) == [
+        "latest-post",
+        "ping",
+    ]
