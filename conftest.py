@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.db import connections
 
@@ -10,6 +12,15 @@ def _database_connections_close_after_use():
     # connections open past the session, and the test database could not be dropped.
     for alias in connections:
         connections.settings[alias]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    """Each test reads and writes its own cache keys, also in a shared Redis."""
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for alias, config in settings.CACHES.items()
+    }
 
 
 @pytest.fixture

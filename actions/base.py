@@ -33,14 +33,56 @@ class PostsPort(Protocol):
         ...
 
 
+class MemoryPort(Protocol):
+    """Remembered values of this bot, scoped to the bot, this room or this participant."""
+
+    def remember(self, *, key: str, value: Any, scope: str, ttl_seconds: int | None) -> None:
+        """Store a value; the newest entry for a key wins; `ttl_seconds` None keeps it."""
+        ...
+
+    def recall(self, *, key: str, scope: str) -> Any:
+        """The newest unexpired value for the key, or None."""
+        ...
+
+    def forget(self, *, key: str, scope: str) -> bool:
+        """Forget the key; returns whether there was something to forget."""
+        ...
+
+
+class ParticipantsPort(Protocol):
+    """The participants of this bot, as seen from the room an action runs in."""
+
+    def find(self, name: str) -> ParticipantInfo | None:
+        """A participant of this room's connector by display name or id, else None."""
+        ...
+
+    def trust_set(self, participant_id: int, trust_level: int) -> None: ...
+
+    def ignored_set(self, participant_id: int, is_ignored: bool) -> None: ...
+
+
+class RoomPort(Protocol):
+    """Settings of the room the action runs in."""
+
+    def mood_set(self, mood: str) -> None:
+        """Set the room's mood; an empty mood returns to the bot's default."""
+        ...
+
+
 @dataclass(frozen=True)
 class ActionContext:
-    """What an action may know: the bot, where it was asked, by whom, and narrow ports."""
+    """What an action may know: the bot, where it was asked, by whom, and narrow ports.
+
+    Ports are None where they are not offered (inline runs get none: they are pure).
+    """
 
     bot: BotSnapshot
     room: RoomInfo
     participant: ParticipantInfo | None
     posts: PostsPort | None = None
+    memory: MemoryPort | None = None
+    participants: ParticipantsPort | None = None
+    room_state: RoomPort | None = None
 
 
 @dataclass(frozen=True)

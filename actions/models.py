@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from actions.registry import action_type_choices, action_types
 from conversations.engine.arguments import ArgumentError, arguments_spec_check
-from conversations.engine.messages import TrustLevel
+from conversations.engine.messages import COMMAND_WORD_PATTERN, TrustLevel
 from conversations.engine.patterns import MAX_PATTERN_CHARS, PatternError, pattern_compile
 from conversations.engine.render import TemplateError, template_names
 from conversations.models import (
@@ -17,9 +17,7 @@ from conversations.models import (
     mood_validator,
 )
 
-command_word_validator = RegexValidator(
-    r"^[a-z0-9][a-z0-9_-]*$", "Lowercase letters, digits, - and _."
-)
+command_word_validator = RegexValidator(COMMAND_WORD_PATTERN, "Lowercase letters, digits, - and _.")
 
 
 class Action(models.Model):

@@ -23,6 +23,7 @@ from conversations.engine.messages import (
 )
 from conversations.engine.render import responses_render
 from conversations.models import Bot, Message, Participant, Room
+from conversations.ports import MemoryFromDatabase, ParticipantsFromDatabase, RoomFromDatabase
 from conversations.selectors import (
     action_snapshot,
     bot_snapshot_get,
@@ -178,6 +179,11 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext
         room=room_info(run.room),
         participant=participant_info(run.participant) if run.participant else None,
         posts=PostsFromDatabase(bot_id=run.bot_id),
+        memory=MemoryFromDatabase(
+            bot_id=run.bot_id, room_id=run.room_id, participant_id=run.participant_id
+        ),
+        participants=ParticipantsFromDatabase(room=run.room),
+        room_state=RoomFromDatabase(room=run.room),
     )
     action = run.action
     if action is None or action.kind not in action_types:

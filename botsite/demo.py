@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from actions.models import Action, Command, Pattern
+from actions.models import Action, Command, Pattern, ResponseTemplate
 from conversations.models import Bot, BotMiddleware
 from publishers.models import Post, Publisher
 
@@ -32,6 +32,30 @@ DEMO_ACTIONS = [
         "Shows the most recent posts.",
         "latest-post",
     ),
+    ("remember", "remember", {"scope": "participant"}, "remember <name> <note>", "remember"),
+    ("recall", "recall", {"scope": "participant"}, "recall <name>", "recall"),
+    ("forget", "forget", {"scope": "participant"}, "forget <name>", "forget"),
+    (
+        "mood",
+        "mood_set",
+        {"moods": "cheerful, grumpy, neutral"},
+        "mood <cheerful|grumpy|neutral>",
+        "mood",
+    ),
+    ("set-command", "set_command", {}, "set-command <word> <reply> (trusted)", "set-command"),
+    ("unset-command", "unset_command", {}, "unset-command <word> (trusted)", "unset-command"),
+    ("ignore", "ignore", {}, "ignore <name> (trusted)", "ignore"),
+    ("unignore", "unignore", {}, "unignore <name> (trusted)", "unignore"),
+    ("trust", "trust_set", {}, "trust <name> <visitor|member> (trusted)", "trust"),
+]
+
+# Replies in the demo's moods: staff edit these under Actions → Response templates.
+DEMO_TEMPLATES = [
+    # (key, mood, text)
+    ("fallback", "cheerful", "Ooh, I didn't catch that! Try {prefix}help 🙂"),
+    ("fallback", "grumpy", "What? Type {prefix}help, {participant}."),
+    ("mood_set", "", "Mood set to {mood}."),
+    ("latest_posts_none", "grumpy", "Nothing about {tag}. Happy now?"),
 ]
 
 # DwayneBot's latest-post sentences, from configuration alone.
@@ -87,6 +111,8 @@ def demo_install() -> Bot:
             defaults={"kind": kind, "config": config, "description": description},
         )
         Command.objects.get_or_create(bot=bot, word=word, defaults={"action": action})
+    for key, mood, text in DEMO_TEMPLATES:
+        ResponseTemplate.objects.get_or_create(bot=bot, key=key, mood=mood, defaults={"text": text})
     latest = Action.objects.get(bot=bot, name="latest-post")
     for regex, arguments, example in DEMO_PATTERNS:
         Pattern.objects.get_or_create(

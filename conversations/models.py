@@ -8,12 +8,12 @@ from django.utils import timezone
 
 from botsite.fields import StringListField
 from conversations.connectors.registry import connector_type_choices
-from conversations.engine.messages import TrustLevel
+from conversations.engine.messages import MOOD_PATTERN, TrustLevel
 from conversations.middleware.registry import middleware_type_choices, middleware_types
 
 TRUST_LEVEL_CHOICES = [(level.value, level.name.title()) for level in TrustLevel]
 
-mood_validator = RegexValidator(r"^[a-z][a-z0-9_-]*$", "A mood is a lowercase word.")
+mood_validator = RegexValidator(MOOD_PATTERN, "A mood is a lowercase word.")
 
 
 class Bot(models.Model):

@@ -3,7 +3,9 @@
 from django.conf import settings
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
+from actions.registry import action_types
 from conversations.engine.messages import (
+    CUSTOM_COMMAND_KEY_PREFIX,
     ActionSnapshot,
     BotSnapshot,
     CommandSnapshot,
@@ -14,6 +16,7 @@ from conversations.engine.messages import (
 )
 from conversations.engine.patterns import PatternSnapshot
 from conversations.engine.render import TemplateSnapshot
+from conversations.memory import MemoryScope, memory_keys_with_prefix
 from conversations.models import Bot, Message, Participant, Room
 
 
@@ -56,6 +59,13 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
         middleware=middleware,
         fallback_text=bot.fallback_text,
         patterns=patterns,
+        custom_commands={
+            key.removeprefix(CUSTOM_COMMAND_KEY_PREFIX): value.get("text", "")
+            for key, value in memory_keys_with_prefix(
+                scope=MemoryScope(bot.pk), prefix=CUSTOM_COMMAND_KEY_PREFIX
+            ).items()
+            if isinstance(value, dict)
+        },
         templates=tuple(
             TemplateSnapshot(key=row.key, mood=row.mood, text=row.text, html=row.html)
             for row in ResponseTemplate.objects.filter(bot=bot)
@@ -64,12 +74,14 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
 
 
 def action_snapshot(action: Action) -> ActionSnapshot:
+    # The type's floor always holds, even for rows saved without validation.
+    floor = action_types.get(action.kind).min_trust if action.kind in action_types else 0
     return ActionSnapshot(
         id=action.pk,
         name=action.name,
         kind=action.kind,
         config=action.config,
-        min_trust=action.min_trust,
+        min_trust=max(action.min_trust, floor),
         description=action.description,
     )
 

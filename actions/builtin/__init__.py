@@ -1,5 +1,21 @@
 """The built-in action types; importing this package registers them."""
 
-from actions.builtin import help, latest_posts, say, template_reply
+from actions.builtin import (
+    custom_commands,
+    help,
+    latest_posts,
+    memory,
+    moderation,
+    say,
+    template_reply,
+)
 
-__all__ = ["help", "latest_posts", "say", "template_reply"]
+__all__ = [
+    "custom_commands",
+    "help",
+    "latest_posts",
+    "memory",
+    "moderation",
+    "say",
+    "template_reply",
+]

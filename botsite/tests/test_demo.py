@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from actions.models import Action, ActionRun, Command, Pattern
+from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from actions.services import action_run_execute
 from botsite.demo import demo_admin_ensure, demo_install
 from conversations import services
@@ -11,7 +11,7 @@ from publishers.models import Post, Publisher
 
 pytestmark = pytest.mark.django_db
 
-DEMO_MODELS = [Bot, BotMiddleware, Action, Command, Pattern, Publisher, Post]
+DEMO_MODELS = [Bot, BotMiddleware, Action, Command, Pattern, ResponseTemplate, Publisher, Post]
 
 
 def test_installing_the_demo_twice_creates_it_once():
@@ -24,9 +24,10 @@ def test_installing_the_demo_twice_creates_it_once():
     assert counts == {
         "Bot": 1,
         "BotMiddleware": 1,
-        "Action": 4,
-        "Command": 4,
+        "Action": 13,
+        "Command": 13,
         "Pattern": 3,
+        "ResponseTemplate": 4,
         "Publisher": 1,
         "Post": 7,
     }

@@ -11,6 +11,14 @@ if TYPE_CHECKING:
     from conversations.engine.render import TemplateSnapshot
 
 
+#: What a mood looks like: one lower-case word.
+MOOD_PATTERN = r"^[a-z][a-z0-9_-]*$"
+#: What a command word looks like, staff's or participants' own.
+COMMAND_WORD_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+#: Bot-scope memory keys under which participants' custom commands live.
+CUSTOM_COMMAND_KEY_PREFIX = "command:"
+
+
 class TrustLevel(IntEnum):
     """How far the bot trusts a participant; actions name the minimum they need."""
 
@@ -90,6 +98,8 @@ class BotSnapshot:
     #: Highest priority first; see `engine.patterns`.
     patterns: tuple["PatternSnapshot", ...] = ()
     templates: tuple["TemplateSnapshot", ...] = ()
+    #: Commands participants set from the chat: word → reply text. Staff's win.
+    custom_commands: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

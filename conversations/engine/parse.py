@@ -58,6 +58,10 @@ def command_parse(
     word, rest = split
     prefix = bot.command_prefix
     command = bot.commands.get(word)
+    if command is None and word in bot.custom_commands:
+        outcome.note("parse", parser="custom_command", word=word)
+        outcome.responses.append(Response(text=bot.custom_commands[word]))
+        return True
     if command is None:
         outcome.note("parse", parser="command", word=word, matched=False)
         outcome.responses.append(

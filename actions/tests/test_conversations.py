@@ -1,0 +1,120 @@
+"""The state-changing built-ins, driven as participants use them: a message in, replies out."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from actions.models import ActionRun
+from actions.services import action_run_execute
+from conversations import services
+from conversations.engine.messages import InboundMessage, TrustLevel
+from conversations.memory import MemoryScope, memory_recall, memory_remember
+from conversations.models import MemoryEntry, Participant, Room
+
+pytestmark = pytest.mark.django_db
+
+
+def say(text: str, *, who: str = "ada", room: str = "lobby") -> list[str]:
+    """Send a message to the demo bot in a group room; return every reply it caused."""
+    receipt = services.message_receive(
+        inbound=InboundMessage(
+            bot_slug="demo",
+            connector="webchat",
+            room_external_id=room,
+            participant_external_id=f"visitor:{who}",
+            participant_name=who.title(),
+            text=text,
+        )
+    )
+    replies = [reply.text for reply in receipt.replies]
+    for run in ActionRun.objects.filter(message_id=receipt.message.id).order_by("id"):
+        replies += [message.text for message in action_run_execute(run_id=run.pk)]
+    return replies
+
+
+def trust(who: str, level: TrustLevel) -> None:
+    say("hello", who=who)  # makes sure the participant exists
+    Participant.objects.filter(external_id=f"visitor:{who}").update(trust_level=level)
+
+
+@pytest.fixture(autouse=True)
+def demo(demo_bot):
+    return demo_bot
+
+
+def test_notes_are_remembered_per_participant_and_forgotten_on_request():
+    assert say("!remember wifi the code is 1234") == ["OK, I'll remember wifi."]
+    assert say("!recall WiFi") == ["WiFi: the code is 1234"]
+    assert say("!recall wifi", who="bob") == ["I don't remember anything about wifi."]
+
+    assert say("!forget wifi") == ["Forgotten: wifi."]
+    assert say("!recall wifi") == ["I don't remember anything about wifi."]
+    assert say("!forget wifi") == ["I had nothing about wifi."]
+
+
+def test_custom_commands_need_trust_then_answer_everyone_at_once():
+    assert say("!set-command hello Hi there!") == [
+        "Sorry, !set-command needs more trust than you have here."
+    ]
+    trust("ada", TrustLevel.TRUSTED)
+
+    assert say("!set-command hello Hi there!") == ["!hello now answers: Hi there!"]
+    receipt_replies = say("!hello", who="bob")
+    assert receipt_replies == ["Hi there!"]
+    assert not ActionRun.objects.filter(action_name="hello").exists(), "answered inline"
+
+    assert say("!set-command help no") == ["Sorry, !help is one of the bot's own commands."]
+    assert say("!unset-command hello") == ["!hello is gone."]
+    assert say("!hello", who="bob") == ["I don't know !hello. Try !help."]
+
+
+def test_the_room_mood_changes_which_templates_answer():
+    trust("ada", TrustLevel.MEMBER)
+
+    assert say("hey bot, blah") == ["Ooh, I didn't catch that! Try !help 🙂"]
+    assert say("!mood grumpy") == ["Mood set to grumpy."]
+    assert say("hey bot, blah") == ["What? Type !help, Ada."]
+    assert say("!mood sleepy") == ["Sorry, I only do these moods: cheerful, grumpy, neutral."]
+    assert Room.objects.get(external_id="lobby").mood == "grumpy"
+    assert say("hey bot, blah", room="elsewhere") == ["Ooh, I didn't catch that! Try !help 🙂"]
+
+
+def test_trusted_participants_ignore_and_unignore_others():
+    trust("ada", TrustLevel.TRUSTED)
+    say("hi", who="troll")
+
+    assert say("!ignore Troll") == ["Ignoring Troll."]
+    assert say("hey bot, hello?", who="troll") == []
+    assert say("!unignore troll") == ["Listening to Troll again."]
+    assert say("hey bot, hello?", who="troll") != []
+    assert say("!ignore nobody") == ["Sorry, I don't know anyone called nobody here."]
+
+
+def test_nobody_changes_someone_trusted_as_much_as_themselves():
+    trust("ada", TrustLevel.TRUSTED)
+    trust("grace", TrustLevel.TRUSTED)
+
+    assert say("!ignore grace") == [
+        "Sorry, you cannot change Grace: they are trusted as much as you."
+    ]
+    assert say("!trust bob trusted") == ["Sorry, you can only give trust below your own."]
+    say("hi", who="bob")
+    assert say("!trust bob member") == ["Bob is now member."]
+    assert Participant.objects.get(external_id="visitor:bob").trust_level == TrustLevel.MEMBER
+
+
+def test_the_newest_unexpired_memory_entry_wins_and_expired_ones_are_purged(demo):
+    scope = MemoryScope(demo.pk)
+    memory_remember(scope=scope, key="k", value="old")
+    memory_remember(scope=scope, key="k", value="new")
+    assert memory_recall(scope=scope, key="k") == "new"
+
+    MemoryEntry.objects.filter(value="new").update(expires_at=timezone.now() - timedelta(1))
+    assert memory_recall(scope=MemoryScope(demo.pk), key="k") == "new", "read from the cache"
+    memory_remember(scope=scope, key="other", value=1)  # unrelated writes leave k cached
+    memory_remember(scope=scope, key="k", value="newest", ttl_seconds=-1)
+
+    assert memory_recall(scope=scope, key="k") == "old", "expired entries do not count"
+    assert services.memory_entries_purge() == 2
+    assert list(MemoryEntry.objects.filter(key="k").values_list("value", flat=True)) == ["old"]
