@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
+from actions.models import Action, ActionRun, Command, Pattern, PendingAction, ResponseTemplate
 from actions.registry import action_types
 
 
@@ -49,6 +49,7 @@ class ActionAdmin(admin.ModelAdmin):
         "config",
         "min_trust",
         "description",
+        "prompts",
         "is_enabled",
         "created_at",
         "updated_at",
@@ -131,3 +132,15 @@ class ActionRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are caused by messages, not typed in
+
+
+@admin.register(PendingAction)
+class PendingActionAdmin(admin.ModelAdmin):
+    list_display = ["action", "missing_argument", "participant", "room", "created_at", "expires_at"]
+    list_filter = ["action__bot"]
+    list_select_related = ["action__bot", "participant", "room__bot"]
+    search_fields = ["action__name", "participant__display_name"]
+    readonly_fields = [field.name for field in PendingAction._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # questions are asked by the bot

@@ -33,6 +33,12 @@ class Action(models.Model):
     description = models.CharField(
         max_length=200, blank=True, help_text="Shown by help; empty: the type's description."
     )
+    prompts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Questions for arguments a participant leaves out: {"city": "Which city?"}. '
+        "The answer fills the argument; cancel drops the question.",
+    )
     is_enabled = models.BooleanField("enabled", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -49,6 +55,15 @@ class Action(models.Model):
     def clean(self) -> None:
         self.config = action_types.config_clean(self.kind, self.config)
         if self.kind in action_types:
+            fields = set(action_types.get(self.kind).Args.__dataclass_fields__)
+            if not isinstance(self.prompts, dict) or not all(
+                name in fields and isinstance(text, str) and text.strip()
+                for name, text in self.prompts.items()
+            ):
+                known = ", ".join(sorted(fields)) or "none"
+                raise ValidationError(
+                    {"prompts": f"Give a question (text) per argument; arguments: {known}."}
+                )
             floor = action_types.get(self.kind).min_trust
             if self.min_trust is not None and self.min_trust < floor:
                 raise ValidationError(
@@ -225,3 +240,29 @@ class ActionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_name} #{self.pk} ({self.status})"
+
+
+class PendingAction(models.Model):
+    """A call waiting for one participant's answer in one room, e.g. "Which city?"."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="pending_actions")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="pending_actions"
+    )
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="pending")
+    arguments = models.JSONField(default=dict, blank=True)
+    missing_argument = models.CharField(max_length=60)
+    source = models.CharField(max_length=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "participant"], name="one_pending_action_per_participant_and_room"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action.name} waits for {self.missing_argument}"

@@ -13,12 +13,13 @@ from django.utils import timezone
 
 from actions.base import ActionContext
 from actions.exceptions import ActionFailed
-from actions.models import ActionRun
+from actions.models import ActionRun, PendingAction
 from actions.registry import action_types
 from conversations import realtime
 from conversations.engine.messages import (
     ActionCall,
     OutboundMessage,
+    PendingCall,
     Response,
 )
 from conversations.engine.render import responses_render
@@ -208,6 +209,51 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext
 def _backoff_seconds(attempts: int) -> float:
     """Exponential backoff with full jitter: spread retries so they do not arrive in herds."""
     return random.uniform(0, min(300, 2**attempts))  # noqa: S311 (jitter, not a secret)
+
+
+def pending_call_get(*, room: Room, participant: Participant) -> PendingCall | None:
+    """The call waiting for this participant's answer in this room, unless it expired."""
+    row = (
+        PendingAction.objects.filter(
+            room=room,
+            participant=participant,
+            expires_at__gt=timezone.now(),
+            action__is_enabled=True,
+        )
+        .select_related("action")
+        .first()
+    )
+    if row is None:
+        return None
+    return PendingCall(
+        action=action_snapshot(row.action),
+        arguments=row.arguments,
+        missing=row.missing_argument,
+        source=row.source,
+    )
+
+
+def pending_call_save(
+    *, room: Room, participant: Participant, pending: PendingCall | None, timeout_seconds: int
+) -> None:
+    """Replace the participant's waiting call in the room (None: nothing waits any more)."""
+    PendingAction.objects.filter(room=room, participant=participant).delete()
+    if pending is not None:
+        PendingAction.objects.create(
+            room=room,
+            participant=participant,
+            action_id=pending.action.id,
+            arguments=dict(pending.arguments),
+            missing_argument=pending.missing,
+            source=pending.source,
+            expires_at=timezone.now() + timedelta(seconds=timeout_seconds),
+        )
+
+
+def pending_actions_purge() -> int:
+    """Delete questions nobody answered in time; returns how many."""
+    deleted, _ = PendingAction.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
 
 
 def action_runs_sweep() -> int:

@@ -23,4 +23,6 @@ def action_run_execute(self: Task, run_id: int) -> None:
 
 @shared_task
 def action_runs_sweep() -> int:
+    # Unanswered questions expire on the same beat: both are "work left behind".
+    services.pending_actions_purge()
     return services.action_runs_sweep()

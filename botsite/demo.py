@@ -49,6 +49,13 @@ DEMO_ACTIONS = [
     ("trust", "trust_set", {}, "trust <name> <visitor|member> (trusted)", "trust"),
 ]
 
+# Questions for what a participant leaves out ("!remember" alone starts a conversation).
+DEMO_PROMPTS = {
+    "remember": {"key": "What should I call it?", "value": "What should I remember?"},
+    "recall": {"key": "What did I remember it as?"},
+    "mood": {"mood": "Which mood: cheerful, grumpy or neutral?"},
+}
+
 # Replies in the demo's moods: staff edit these under Actions → Response templates.
 DEMO_TEMPLATES = [
     # (key, mood, text)
@@ -108,7 +115,12 @@ def demo_install() -> Bot:
         action, _ = Action.objects.get_or_create(
             bot=bot,
             name=name,
-            defaults={"kind": kind, "config": config, "description": description},
+            defaults={
+                "kind": kind,
+                "config": config,
+                "description": description,
+                "prompts": DEMO_PROMPTS.get(name, {}),
+            },
         )
         Command.objects.get_or_create(bot=bot, word=word, defaults={"action": action})
     for key, mood, text in DEMO_TEMPLATES:

@@ -28,7 +28,7 @@ class BotAdmin(admin.ModelAdmin):
             "How it is addressed",
             {"fields": ["command_prefix", "names", "default_mood", "fallback_text"]},
         ),
-        ("Replies", {"fields": ["batch_window_ms"]}),
+        ("Replies", {"fields": ["batch_window_ms", "pending_timeout_seconds"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 

@@ -32,6 +32,12 @@ class Bot(models.Model):
         validators=[MaxValueValidator(60_000)],
         help_text="Calls queued within this window get one combined reply; 0 answers at once.",
     )
+    pending_timeout_seconds = models.PositiveIntegerField(
+        "question timeout (s)",
+        default=300,
+        validators=[MaxValueValidator(86_400)],
+        help_text="How long the bot waits for the answer to a question it asked.",
+    )
     fallback_text = models.TextField(
         blank=True,
         help_text="Reply when nothing matched in a room where the bot was addressed. "

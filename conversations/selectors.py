@@ -83,6 +83,7 @@ def action_snapshot(action: Action) -> ActionSnapshot:
         config=action.config,
         min_trust=max(action.min_trust, floor),
         description=action.description,
+        prompts=action.prompts if isinstance(action.prompts, dict) else {},
     )
 
 

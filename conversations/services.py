@@ -9,7 +9,12 @@ from django.utils import timezone
 from actions.base import ActionContext
 from actions.models import ActionRun
 from actions.registry import action_types
-from actions.services import action_calls_run_inline, action_runs_create
+from actions.services import (
+    action_calls_run_inline,
+    action_runs_create,
+    pending_call_get,
+    pending_call_save,
+)
 from conversations.connectors.base import ConnectorIdentity
 from conversations.engine.messages import ActionCall, InboundMessage, OutboundMessage
 from conversations.engine.pipeline import message_process
@@ -102,7 +107,12 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
     snapshot = bot_snapshot_get(bot=bot)
     room_view, participant_view = room_info(room), participant_info(participant)
     outcome = message_process(
-        snapshot, room_view, participant_view, inbound.text, args_type_for=_args_type_for
+        snapshot,
+        room_view,
+        participant_view,
+        inbound.text,
+        args_type_for=_args_type_for,
+        pending=pending_call_get(room=room, participant=participant),
     )
     inline, queued = _calls_split(room, outcome.calls)
     inline_responses, inline_trace = action_calls_run_inline(
@@ -138,6 +148,13 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
             runs = action_runs_create(
                 bot=bot, room=room, participant=participant, message=message, calls=queued
             )
+            if outcome.is_pending_done or outcome.pending is not None:
+                pending_call_save(
+                    room=room,
+                    participant=participant,
+                    pending=outcome.pending,
+                    timeout_seconds=bot.pending_timeout_seconds,
+                )
     except IntegrityError:
         # Two sockets resent the same client_id at once: the other one stored it.
         duplicate = _message_by_client_id(room, inbound)

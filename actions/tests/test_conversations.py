@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from actions.models import ActionRun
+from actions.models import ActionRun, PendingAction
 from actions.services import action_run_execute
+from actions.services import pending_actions_purge as action_pending_purge
 from conversations import services
 from conversations.engine.messages import InboundMessage, TrustLevel
 from conversations.memory import MemoryScope, memory_recall, memory_remember
@@ -118,3 +119,30 @@ def test_the_newest_unexpired_memory_entry_wins_and_expired_ones_are_purged(demo
     assert memory_recall(scope=scope, key="k") == "old", "expired entries do not count"
     assert services.memory_entries_purge() == 2
     assert list(MemoryEntry.objects.filter(key="k").values_list("value", flat=True)) == ["old"]
+
+
+def test_a_left_out_argument_starts_a_conversation_that_survives_across_processes():
+    assert say("!remember") == ["What should I call it?"]
+    assert PendingAction.objects.get().missing_argument == "key"
+    assert say("wifi") == ["What should I remember?"]
+    assert say("the code is 1234") == ["OK, I'll remember wifi."]
+    assert not PendingAction.objects.exists()
+    assert say("!recall wifi") == ["wifi: the code is 1234"]
+
+
+def test_questions_are_per_participant_and_expire(demo):
+    assert say("!remember") == ["What should I call it?"]
+    assert say("hey bot, blah", who="bob") == ["Ooh, I didn't catch that! Try !help 🙂"]
+
+    PendingAction.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert say("hey bot, blah") == ["Ooh, I didn't catch that! Try !help 🙂"]
+    assert say("!remember") == ["What should I call it?"], "a new question replaces the stale one"
+    PendingAction.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert action_pending_purge() == 1
+
+
+def test_cancel_ends_the_question():
+    assert say("!recall") == ["What did I remember it as?"]
+
+    assert say("never mind") == ["OK, cancelled."]
+    assert not PendingAction.objects.exists()

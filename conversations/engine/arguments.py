@@ -16,6 +16,34 @@ class ArgumentError(ValueError):
     """The text does not fit the action's arguments; the message says how to fix it."""
 
 
+class MissingArguments(ArgumentError):
+    """Everything given fits, but required arguments are missing: the bot may ask for them."""
+
+    def __init__(self, values: dict[str, Any], missing: list[str]) -> None:
+        super().__init__(f"Missing {', '.join(missing)}.")
+        self.values = values
+        self.missing = missing
+
+
+def arguments_missing(args_cls: type, values: Mapping[str, Any]) -> list[str]:
+    """The required fields of `args_cls` that `values` does not fill, in field order."""
+    return [
+        field.name
+        for field in dataclasses.fields(args_cls)
+        if field.name not in values
+        and field.default is dataclasses.MISSING
+        and field.default_factory is dataclasses.MISSING
+    ]
+
+
+def argument_convert(args_cls: type, name: str, raw: str) -> Any:
+    """One answer for one field, converted by the field's type ("three" → 3 for an int)."""
+    annotation = typing.get_type_hints(args_cls)[name]
+    if _scalar_type(annotation) is int:
+        return _number(raw.strip(), {})
+    return _convert(name, raw.strip(), annotation)
+
+
 def _scalar_type(annotation: Any) -> type:
     """`int | None` → int; plain types pass through."""
     options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
@@ -73,17 +101,9 @@ def arguments_bind(args_cls: type, fixed: Mapping[str, Any], text: str) -> dict[
         values[field.name] = _convert(field.name, raw, hints[field.name])
     if words:
         raise ArgumentError(f"Too many words: {' '.join(words)!r}.")
-    try:
-        args_cls(**values)
-    except TypeError:
-        missing = [
-            f.name
-            for f in open_fields
-            if f.name not in values
-            and f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-        ]
-        raise ArgumentError(f"Missing {', '.join(missing)}.") from None
+    missing = arguments_missing(args_cls, values)
+    if missing:
+        raise MissingArguments(values, missing)
     return values
 
 
@@ -163,10 +183,9 @@ def arguments_from_groups(
         if "add" in rule:
             value += rule["add"]
         values[field.name] = value
-    try:
-        args_cls(**values)
-    except TypeError:
-        raise ArgumentError("Some required details are missing.") from None
+    missing = arguments_missing(args_cls, values)
+    if missing:
+        raise MissingArguments(values, missing)
     return values
 
 

@@ -66,6 +66,8 @@ class ActionSnapshot:
     config: Mapping[str, Any]
     min_trust: int
     description: str = ""
+    #: What the bot asks for an argument the participant left out: name → question.
+    prompts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,14 +129,34 @@ class ActionCall:
     source: str
 
 
+@dataclass(frozen=True)
+class PendingCall:
+    """A call waiting for the participant's answer for the argument `missing`."""
+
+    action: ActionSnapshot
+    arguments: Mapping[str, Any]
+    missing: str
+    source: str
+
+    @property
+    def prompt(self) -> str:
+        return self.action.prompts.get(self.missing, f"What {self.missing}?")
+
+
 @dataclass
 class Outcome:
-    """What the engine decided for one message; `trace` explains how, for staff."""
+    """What the engine decided for one message; `trace` explains how, for staff.
+
+    `pending` is a call to keep waiting for the next answer; `is_pending_done` says the
+    call that was waiting is finished (answered, cancelled or abandoned).
+    """
 
     calls: list[ActionCall] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
     trace: list[dict[str, Any]] = field(default_factory=list)
     is_dropped: bool = False
+    pending: PendingCall | None = None
+    is_pending_done: bool = False
 
     def note(self, stage: str, **detail: Any) -> None:
         self.trace.append({"stage": stage, **detail})

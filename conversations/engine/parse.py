@@ -5,15 +5,20 @@ from collections.abc import Callable
 
 from conversations.engine.arguments import (
     ArgumentError,
+    MissingArguments,
+    argument_convert,
     arguments_bind,
     arguments_from_groups,
+    arguments_missing,
     arguments_usage,
 )
 from conversations.engine.messages import (
     ActionCall,
+    ActionSnapshot,
     BotSnapshot,
     Outcome,
     ParticipantInfo,
+    PendingCall,
     Response,
     RoomInfo,
 )
@@ -96,16 +101,16 @@ def command_parse(
         return True
     try:
         arguments = arguments_bind(args_type, command.arguments, rest)
+    except MissingArguments as missing:
+        if _ask_for_missing(action, missing, f"command:{word}", outcome):
+            return True
+        error: ArgumentError = missing
+        outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
+        outcome.responses.append(_bad_arguments(error, prefix, word, args_type))
+        return True
     except ArgumentError as error:
         outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
-        usage = arguments_usage(args_type)
-        outcome.responses.append(
-            Response(
-                text=f"{error} Usage: {prefix}{word} {usage}".rstrip(),
-                template="bad_arguments",
-                values={"command": f"{prefix}{word}", "error": str(error), "usage": usage},
-            )
-        )
+        outcome.responses.append(_bad_arguments(error, prefix, word, args_type))
         return True
     outcome.note("parse", parser="command", word=word, action=action.name, arguments=arguments)
     outcome.calls.append(ActionCall(action=action, arguments=arguments, source=f"command:{word}"))
@@ -137,20 +142,92 @@ def patterns_parse(
                 Response(text="Sorry, I can't do that right now.", template="unavailable")
             )
             continue
+        source = f"pattern:{match.pattern.id}"
         try:
             arguments = arguments_from_groups(args_type, match.pattern.arguments, match.groups)
+        except MissingArguments as missing:
+            if not _ask_for_missing(action, missing, source, outcome):
+                outcome.note("parse", **step, refused="arguments", error=str(missing))
+                outcome.responses.append(_did_not_get(missing))
+            continue
         except ArgumentError as error:
             outcome.note("parse", **step, refused="arguments", error=str(error))
-            outcome.responses.append(
-                Response(
-                    text=f"Sorry, I didn't get that: {error}",
-                    template="bad_arguments",
-                    values={"error": str(error)},
-                )
-            )
+            outcome.responses.append(_did_not_get(error))
             continue
         outcome.note("parse", **step, action=action.name, arguments=arguments)
-        outcome.calls.append(
-            ActionCall(action=action, arguments=arguments, source=f"pattern:{match.pattern.id}")
-        )
+        outcome.calls.append(ActionCall(action=action, arguments=arguments, source=source))
     return bool(matches)
+
+
+def _bad_arguments(error: ArgumentError, prefix: str, word: str, args_type: type) -> Response:
+    usage = arguments_usage(args_type)
+    return Response(
+        text=f"{error} Usage: {prefix}{word} {usage}".rstrip(),
+        template="bad_arguments",
+        values={"command": f"{prefix}{word}", "error": str(error), "usage": usage},
+    )
+
+
+def _did_not_get(error: ArgumentError) -> Response:
+    return Response(
+        text=f"Sorry, I didn't get that: {error}",
+        template="bad_arguments",
+        values={"error": str(error)},
+    )
+
+
+def _ask_for_missing(
+    action: ActionSnapshot, missing: MissingArguments, source: str, outcome: Outcome
+) -> bool:
+    """Ask for the first missing argument when staff gave a prompt for it. Returns if asked.
+
+    Only one question can be open per participant and room, so a second one in the same
+    message is not asked.
+    """
+    name = missing.missing[0]
+    if name not in action.prompts or outcome.pending is not None:
+        return False
+    outcome.pending = PendingCall(
+        action=action, arguments=missing.values, missing=name, source=source
+    )
+    outcome.note("parse", parser="prompt", action=action.name, missing=name)
+    outcome.responses.append(Response(text=outcome.pending.prompt))
+    return True
+
+
+CANCEL_WORDS = {"cancel", "stop", "never mind", "nevermind", "forget it"}
+
+
+def continuation_parse(
+    pending: PendingCall, text: str, outcome: Outcome, args_type_for: ArgsTypeFor
+) -> None:
+    """The participant answers the question a waiting call asked; fill it, ask again or run."""
+    action = pending.action
+    args_type = args_type_for(action.kind)
+    if text.strip().lower().rstrip(".!") in CANCEL_WORDS or args_type is None:
+        outcome.is_pending_done = True
+        outcome.note("parse", parser="continuation", action=action.name, result="cancelled")
+        outcome.responses.append(Response(text="OK, cancelled.", template="pending_cancelled"))
+        return
+    try:
+        value = argument_convert(args_type, pending.missing, text)
+    except ArgumentError as error:
+        outcome.note("parse", parser="continuation", action=action.name, refused=str(error))
+        outcome.responses.append(
+            Response(
+                text=f"{error} {pending.prompt} (or say cancel)",
+                template="prompt_again",
+                values={"error": str(error), "prompt": pending.prompt},
+            )
+        )
+        return
+    arguments = {**pending.arguments, pending.missing: value}
+    outcome.is_pending_done = True
+    still_missing = arguments_missing(args_type, arguments)
+    if still_missing:
+        missing = MissingArguments(arguments, still_missing)
+        if not _ask_for_missing(action, missing, pending.source, outcome):
+            outcome.responses.append(_did_not_get(missing))
+        return
+    outcome.note("parse", parser="continuation", action=action.name, arguments=arguments)
+    outcome.calls.append(ActionCall(action=action, arguments=arguments, source=pending.source))

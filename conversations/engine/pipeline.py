@@ -6,6 +6,7 @@ from conversations.engine.messages import (
     BotSnapshot,
     Outcome,
     ParticipantInfo,
+    PendingCall,
     Response,
     RoomInfo,
 )
@@ -13,6 +14,7 @@ from conversations.engine.parse import (
     ArgsTypeFor,
     addressed_text,
     command_parse,
+    continuation_parse,
     patterns_parse,
 )
 from conversations.middleware.base import MiddlewareContext, MiddlewareMessage
@@ -51,12 +53,20 @@ def message_process(
     text: str,
     *,
     args_type_for: ArgsTypeFor,
+    pending: PendingCall | None = None,
 ) -> Outcome:
-    """Decide what to do with one message: which actions to call, what to answer at once."""
+    """Decide what to do with one message: which actions to call, what to answer at once.
+
+    `pending` is the call waiting for this participant's answer in this room, if any: the
+    message answers it before anything else is tried.
+    """
     outcome = Outcome()
     processed = middleware_run(bot, room, participant, text, outcome)
     if processed is None:
         outcome.is_dropped = True
+        return outcome
+    if pending is not None:
+        continuation_parse(pending, processed, outcome, args_type_for)
         return outcome
     if command_parse(bot, participant, processed, outcome, args_type_for):
         return outcome

@@ -1,6 +1,6 @@
 from dataclasses import replace
 
-from conversations.engine.messages import MiddlewareSnapshot
+from conversations.engine.messages import CommandSnapshot, MiddlewareSnapshot, PendingCall
 from conversations.engine.patterns import PatternSnapshot
 from conversations.engine.pipeline import message_process
 from conversations.middleware.base import MiddlewareContext, MiddlewareMessage, MiddlewareType
@@ -9,13 +9,14 @@ from conversations.tests.engine import snapshots
 from conversations.tests.engine.snapshots import DIRECT_ROOM, GROUP_ROOM, IGNORED, TRUSTED, VISITOR
 
 
-def process(text, *, bot=None, room=GROUP_ROOM, participant=VISITOR):
+def process(text, *, bot=None, room=GROUP_ROOM, participant=VISITOR, pending=None):
     return message_process(
         bot or snapshots.bot(),
         room,
         participant,
         text,
         args_type_for=snapshots.args_type_for,
+        pending=pending,
     )
 
 
@@ -179,3 +180,62 @@ def test_a_pattern_above_the_participants_trust_is_refused():
 
     assert outcome.calls == []
     assert "more trust" in outcome.responses[0].text
+
+
+ASKING = replace(snapshots.action("repeat"), prompts={"times": "How many times?"})
+
+
+def with_prompts():
+    return snapshots.bot(commands={"repeat": CommandSnapshot(word="repeat", action=ASKING)})
+
+
+def test_a_missing_argument_with_a_prompt_is_asked_for_instead_of_refused():
+    outcome = process("!repeat", bot=with_prompts())
+
+    assert outcome.calls == []
+    assert [r.text for r in outcome.responses] == ["How many times?"]
+    assert outcome.pending == PendingCall(
+        action=ASKING, arguments={}, missing="times", source="command:repeat"
+    )
+
+
+def test_the_answer_fills_the_argument_and_the_call_runs():
+    pending = process("!repeat", bot=with_prompts()).pending
+
+    outcome = process("three", bot=with_prompts(), pending=pending)
+
+    assert outcome.is_pending_done
+    assert outcome.pending is None
+    [call] = outcome.calls
+    assert (call.arguments, call.source) == ({"times": 3}, "command:repeat")
+
+
+def test_an_invalid_answer_gets_the_question_again_and_keeps_waiting():
+    pending = process("!repeat", bot=with_prompts()).pending
+
+    outcome = process("lots", bot=with_prompts(), pending=pending)
+
+    assert outcome.calls == []
+    assert not outcome.is_pending_done
+    assert outcome.responses[0].text == (
+        "'lots' is not a number I know. How many times? (or say cancel)"
+    )
+
+
+def test_cancel_drops_the_waiting_call():
+    pending = process("!repeat", bot=with_prompts()).pending
+
+    outcome = process("Cancel!", bot=with_prompts(), pending=pending)
+
+    assert outcome.is_pending_done
+    assert outcome.calls == []
+    assert outcome.responses[0].text == "OK, cancelled."
+
+
+def test_the_answer_is_taken_before_commands_are_parsed():
+    pending = process("!repeat", bot=with_prompts()).pending
+
+    outcome = process("!twice", bot=with_prompts(), pending=pending)
+
+    assert outcome.calls == []
+    assert "How many times?" in outcome.responses[0].text
