@@ -275,6 +275,15 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "botsite.api.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+}
+
 # ---------------------------------------------------------------------------------------------
 # Product limits
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from botsite import health
+from conversations import api as conversation_api
 
 admin.site.site_header = "Botsite"
 admin.site.site_title = "Botsite admin"
@@ -11,5 +12,10 @@ urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
     path("admin/", admin.site.urls),
+    path(
+        "api/v1/bots/<slug:bot_slug>/messages/",
+        conversation_api.BotMessagesView.as_view(),
+        name="api-bot-messages",
+    ),
     path("", include("conversations.urls")),
 ]

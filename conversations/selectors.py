@@ -1,8 +1,10 @@
 """Read-only queries of the conversations app."""
 
+import time
+
 from django.conf import settings
 
-from actions.models import Action, Command, Pattern, ResponseTemplate
+from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from actions.registry import action_types
 from conversations.engine.messages import (
     CUSTOM_COMMAND_KEY_PREFIX,
@@ -18,6 +20,8 @@ from conversations.engine.patterns import PatternSnapshot
 from conversations.engine.render import TemplateSnapshot
 from conversations.memory import MemoryScope, memory_keys_with_prefix
 from conversations.models import Bot, Message, Participant, Room
+
+REPLY_POLL_SECONDS = 0.05
 
 
 def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
@@ -112,6 +116,28 @@ def message_outbound(message: Message) -> OutboundMessage:
         html=message.html,
         created_at=message.created_at.isoformat(),
     )
+
+
+def replies_wait(*, message_id: int, timeout_seconds: float) -> tuple[list[OutboundMessage], bool]:
+    """The bot's replies to a message, waiting up to the timeout for queued actions.
+
+    Returns the replies so far and whether every action the message caused has finished.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        is_complete = not ActionRun.objects.filter(
+            message_id=message_id,
+            status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING],
+        ).exists()
+        if is_complete or time.monotonic() >= deadline:
+            break
+        time.sleep(REPLY_POLL_SECONDS)
+    replies = (
+        Message.objects.filter(reply_to_id=message_id, sender_kind=Message.SenderKind.BOT)
+        .select_related("room__bot")
+        .order_by("id")
+    )
+    return [message_outbound(reply) for reply in replies], is_complete
 
 
 def messages_recent(*, room_id: int, after_id: int | None = None) -> list[OutboundMessage]:

@@ -1,7 +1,9 @@
 """`make run` as a newcomer runs it: real server, worker and beat in one process, on SQLite."""
 
+import re
 import sys
 
+import httpx
 import pytest
 
 from botsite.tests.processes import (
@@ -77,6 +79,17 @@ def test_make_run_answers_through_its_worker_fires_beat_and_stops_on_ctrl_c(tmp_
             assert lost.returncode == 0, lost.stderr
             receive_until(chat, bot_says("pong"), timeout=30)
             assert "actions.tasks.action_runs_sweep" in system.log(), "beat fired the sweeper"
+
+        # The printed admin login works, here for the REST conversation endpoint.
+        password = re.search(r"password '([^']+)'", system.log()).group(1)
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/bots/demo/messages/",
+            json={"text": "get me the most recent post about golang", "participant": "e2e"},
+            auth=("admin", password),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["replies"][0]["text"] == "• Range-over-func iterators in Go"
     finally:
         code = system.stop()
 

@@ -5,6 +5,7 @@ import os
 import sys
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import httpx
 import pytest
 import redis
 from django.db import connection
@@ -129,3 +130,18 @@ def test_separate_processes_answer_a_chat_through_the_worker_and_beat_fires(topo
     lost.refresh_from_db()
     assert lost.status == ActionRun.Status.SUCCEEDED
     assert "actions.tasks.action_runs_sweep" in beat.log()
+
+
+def test_the_rest_endpoint_waits_for_the_workers_reply(topology, django_user_model):
+    port, _ = topology
+    django_user_model.objects.create_superuser("integrator", password="e2e-password-1")
+
+    answer = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/bots/demo/messages/",
+        json={"text": "!latest-post", "participant": "crm-7", "wait": 20},
+        auth=("integrator", "e2e-password-1"),
+        timeout=30,
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["replies"][0]["text"] == "• Schedules that survive restarts"

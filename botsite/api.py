@@ -1,0 +1,25 @@
+"""REST wiring: the v1 URL list and the one error shape, `{"code": ..., "detail": ...}`."""
+
+from typing import Any
+
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from botsite.exceptions import BotsiteError
+from conversations.exceptions import BotNotFound
+
+#: Our errors and the HTTP status each answers with; anything else is a 400.
+STATUS_FOR = {BotNotFound: 404}
+
+
+def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(error, BotsiteError):
+        status = next((code for kind, code in STATUS_FOR.items() if isinstance(error, kind)), 400)
+        return Response({"code": error.code, "detail": error.detail}, status=status)
+    response = drf_exception_handler(error, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        code = getattr(response.data["detail"], "code", "error")
+        response.data = {"code": code, "detail": str(response.data["detail"])}
+    elif response is not None:
+        response.data = {"code": "invalid", "detail": "Invalid input.", "fields": response.data}
+    return response

@@ -1,0 +1,75 @@
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from actions.models import ActionRun
+from conversations.models import Message, Room
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("api-bot-messages", args=["demo"])
+
+
+def post(client, **body):
+    return client.post(URL, {"participant": "user-42", **body}, content_type="application/json")
+
+
+def test_an_inline_action_is_answered_in_the_response(admin_client, demo_bot):
+    response = post(admin_client, text="!ping", participant_name="Ada")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["message"]["sender"] == {"kind": "participant", "name": "Ada"}
+    assert [reply["text"] for reply in body["replies"]] == ["pong"]
+    assert body["is_complete"] is True
+    assert Room.objects.get().external_id == "participant:user-42"
+
+
+def test_a_queued_action_that_does_not_finish_in_time_answers_202(admin_client, demo_bot):
+    response = post(admin_client, text="!latest-post", wait=0)
+
+    assert response.status_code == 202
+    assert response.json()["replies"] == []
+    assert ActionRun.objects.get().status == ActionRun.Status.PENDING
+
+
+def test_a_retried_post_with_the_same_client_id_is_stored_once(admin_client, demo_bot):
+    client_id = str(uuid.uuid4())
+
+    first = post(admin_client, text="!ping", client_id=client_id).json()
+    again = post(admin_client, text="!ping", client_id=client_id).json()
+
+    assert again["is_duplicate"] is True
+    assert again["message"]["id"] == first["message"]["id"]
+    assert [reply["text"] for reply in again["replies"]] == ["pong"]
+    assert Message.objects.filter(sender_kind="participant").count() == 1
+
+
+def test_invalid_input_gets_field_errors_and_changes_nothing(admin_client, demo_bot):
+    response = post(admin_client, text="", wait=99)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert set(body["fields"]) == {"text", "wait"}
+    assert not Message.objects.exists()
+
+
+def test_an_unknown_bot_is_a_404_with_a_code(admin_client, db):
+    response = admin_client.post(
+        reverse("api-bot-messages", args=["nobody"]),
+        {"text": "hi", "participant": "p"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "bot_not_found"
+
+
+def test_anonymous_callers_are_refused(client, demo_bot):
+    response = post(client, text="!ping")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_authenticated"
+    assert not Message.objects.exists()
