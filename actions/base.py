@@ -1,6 +1,7 @@
 """The contract of an action type: what staff configure as a bot's action."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -61,6 +62,26 @@ class ParticipantsPort(Protocol):
     def ignored_set(self, participant_id: int, is_ignored: bool) -> None: ...
 
 
+@dataclass(frozen=True)
+class ScheduledView:
+    id: int
+    action: str
+    arguments: Mapping[str, Any]
+    due_in_seconds: int
+
+
+class SchedulePort(Protocol):
+    """Calls this participant scheduled for later in this room."""
+
+    def upcoming(self) -> list[ScheduledView]:
+        """Soonest first."""
+        ...
+
+    def cancel(self, run_id: int) -> bool:
+        """Cancel one of `upcoming()`; returns whether it was still waiting."""
+        ...
+
+
 class RoomPort(Protocol):
     """Settings of the room the action runs in."""
 
@@ -83,6 +104,7 @@ class ActionContext:
     memory: MemoryPort | None = None
     participants: ParticipantsPort | None = None
     room_state: RoomPort | None = None
+    schedule: SchedulePort | None = None
 
 
 @dataclass(frozen=True)

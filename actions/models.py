@@ -204,6 +204,7 @@ class ActionRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="action_runs")
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="action_runs")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from actions.base import ActionContext
 from actions.exceptions import ActionFailed
 from actions.models import ActionRun, PendingAction
+from actions.ports import ScheduleFromDatabase
 from actions.registry import action_types
 from conversations import realtime
 from conversations.engine.messages import (
@@ -37,15 +38,21 @@ from publishers.selectors import PostsFromDatabase
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+#: First wait of a run whose room has an earlier run still going; doubles on each retry.
+TURN_WAIT_SECONDS = 0.1
+#: Runs due within this are handed to the broker with an ETA; later ones wait for the sweeper.
+ETA_MAX_SECONDS = 15 * 60
 GENERIC_FAILURE = "Sorry, something went wrong while doing that."
 
 
 class ActionRunRetry(Exception):
-    """The run failed in a way worth retrying; it is pending again, due after `countdown`."""
+    """Try the run again after `countdown`: it failed in a way worth retrying, or (with
+    `is_waiting_turn`) an earlier run of its room has not finished yet."""
 
-    def __init__(self, countdown: float) -> None:
+    def __init__(self, countdown: float, *, is_waiting_turn: bool = False) -> None:
         super().__init__(countdown)
         self.countdown = countdown
+        self.is_waiting_turn = is_waiting_turn
 
 
 def action_runs_create(
@@ -59,6 +66,7 @@ def action_runs_create(
     """Write one pending run per call, in the caller's transaction; enqueue them on commit."""
     if not calls:
         return []
+    now = timezone.now()
     runs = ActionRun.objects.bulk_create(
         ActionRun(
             bot=bot,
@@ -68,20 +76,27 @@ def action_runs_create(
             action_id=call.action.id,
             action_name=call.action.name,
             arguments=dict(call.arguments),
+            run_after=now + timedelta(seconds=call.delay_seconds),
         )
         for call in calls
     )
-    run_ids = [run.pk for run in runs]
-    transaction.on_commit(lambda: action_runs_enqueue(run_ids=run_ids))
+    # Far-off runs are not handed to the broker now: an ETA task outliving Redis's
+    # visibility timeout is delivered twice, and the embedded broker forgets ETAs on a
+    # restart. The sweeper enqueues them once they are due.
+    soon = [run for run in runs if run.run_after <= now + timedelta(seconds=ETA_MAX_SECONDS)]
+    transaction.on_commit(lambda: action_runs_enqueue(runs=soon))
     return runs
 
 
-def action_runs_enqueue(*, run_ids: Iterable[int]) -> None:
+def action_runs_enqueue(*, runs: Iterable[ActionRun]) -> None:
     from actions.tasks import action_run_execute  # tasks wrap these services
 
-    for run_id in run_ids:
-        ActionRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
-        action_run_execute.delay(run_id)
+    for run in runs:
+        ActionRun.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
+        if run.run_after > timezone.now():
+            action_run_execute.apply_async((run.pk,), eta=run.run_after)
+        else:
+            action_run_execute.delay(run.pk)
 
 
 def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
@@ -89,8 +104,30 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
 
     Safe to call twice or concurrently: only the caller that moves the run from pending to
     running goes on, and only the attempt that still owns the run may store its replies.
-    Raises `ActionRunRetry` when the action failed with a retryable error.
+    Runs of one room run in the order they were written: while an earlier run of the room
+    that is due has not finished, this one waits its turn (`ActionRunRetry` with
+    `is_waiting_turn`). Also raises `ActionRunRetry` when the action failed retryably.
     """
+    waiting = (
+        ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING)
+        .values("room_id", "run_after")
+        .first()
+    )
+    if waiting is None:
+        logger.info("action run %s: not pending, nothing to do", run_id)
+        return []
+    room_id = waiting["room_id"]
+    early_seconds = (waiting["run_after"] - timezone.now()).total_seconds()
+    if early_seconds > 0:  # a duplicate or re-enqueued task came before its time
+        raise ActionRunRetry(early_seconds)
+    is_behind = ActionRun.objects.filter(
+        room_id=room_id,
+        id__lt=run_id,
+        status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING],
+        run_after__lte=timezone.now(),
+    ).exists()
+    if is_behind:
+        raise ActionRunRetry(TURN_WAIT_SECONDS, is_waiting_turn=True)
     claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING).update(
         status=ActionRun.Status.RUNNING,
         started_at=timezone.now(),
@@ -185,6 +222,7 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext
         ),
         participants=ParticipantsFromDatabase(room=run.room),
         room_state=RoomFromDatabase(room=run.room),
+        schedule=ScheduleFromDatabase(room_id=run.room_id, participant_id=run.participant_id),
     )
     action = run.action
     if action is None or action.kind not in action_types:
@@ -267,9 +305,9 @@ def action_runs_sweep() -> int:
     stuck = list(
         ActionRun.objects.filter(status=ActionRun.Status.PENDING, run_after__lte=now)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stuck_since))
-        .values_list("pk", flat=True)[:1000]
+        .order_by("id")[:1000]
     )
     if stuck:
-        logger.warning("re-enqueueing %d stuck action runs", len(stuck))
-        action_runs_enqueue(run_ids=stuck)
+        logger.info("enqueueing %d due or stuck action runs", len(stuck))
+        action_runs_enqueue(runs=stuck)
     return len(stuck)

@@ -18,7 +18,10 @@ def action_run_execute(self: Task, run_id: int) -> None:
     try:
         services.action_run_execute(run_id=run_id)
     except services.ActionRunRetry as retry:
-        raise self.retry(countdown=retry.countdown, max_retries=None) from retry
+        countdown = retry.countdown
+        if retry.is_waiting_turn:
+            countdown = min(countdown * 2 ** min(self.request.retries, 6), 5)
+        raise self.retry(countdown=countdown, max_retries=None) from retry
 
 
 @shared_task

@@ -47,6 +47,9 @@ DEMO_ACTIONS = [
     ("ignore", "ignore", {}, "ignore <name> (trusted)", "ignore"),
     ("unignore", "unignore", {}, "unignore <name> (trusted)", "unignore"),
     ("trust", "trust_set", {}, "trust <name> <visitor|member> (trusted)", "trust"),
+    ("remind", "reminder", {}, "remind <what> in <when>", "remind"),
+    ("reminders", "reminders_list", {}, "Lists your reminders.", "reminders"),
+    ("cancel-reminder", "reminder_cancel", {}, "cancel-reminder <number>", "cancel-reminder"),
 ]
 
 # Questions for what a participant leaves out ("!remember" alone starts a conversation).
@@ -69,22 +72,27 @@ DEMO_TEMPLATES = [
 RECENT = r"(?:most recent|latest|newest)"
 TAG = r"(?: about (?P<tag>[\w#+.-]+))?"
 DEMO_PATTERNS = [
-    # (regex, arguments, example)
+    # (regex, arguments, example, action name)
     (
         rf"get me the (?P<limit>\w+(?:[ -]\w+)?) {RECENT} posts\b{TAG}",
         {},
         "get me the three most recent posts",
+        "latest-post",
     ),
     (
         rf"get me the (?P<nth>\w+(?:[ -]\w+)?) {RECENT} post\b{TAG}",
         {"limit": 1, "offset": {"group": "nth", "as": "ordinal", "add": -1}},
         "get me the 6th most recent post",
+        "latest-post",
     ),
     (
         rf"get me the {RECENT} post\b{TAG}",
         {"limit": 1},
         "get me the most recent post about golang",
+        "latest-post",
     ),
+    (r"remind me to (?P<text>.+)", {}, "remind me to stretch in 20 minutes", "remind"),
+    (r"what are my reminders", {}, "what are my reminders?", "reminders"),
 ]
 
 DEMO_POSTS = [
@@ -125,12 +133,15 @@ def demo_install() -> Bot:
         Command.objects.get_or_create(bot=bot, word=word, defaults={"action": action})
     for key, mood, text in DEMO_TEMPLATES:
         ResponseTemplate.objects.get_or_create(bot=bot, key=key, mood=mood, defaults={"text": text})
-    latest = Action.objects.get(bot=bot, name="latest-post")
-    for regex, arguments, example in DEMO_PATTERNS:
+    for regex, arguments, example, action_name in DEMO_PATTERNS:
         Pattern.objects.get_or_create(
             bot=bot,
             example=example,
-            defaults={"action": latest, "regex": regex, "arguments": arguments},
+            defaults={
+                "action": Action.objects.get(bot=bot, name=action_name),
+                "regex": regex,
+                "arguments": arguments,
+            },
         )
     publisher, _ = Publisher.objects.get_or_create(
         bot=bot, slug="news", defaults={"name": "Botsite news", "kind": "manual"}

@@ -188,6 +188,7 @@ def _calls_split(room: Room, calls: list[ActionCall]) -> tuple[list[ActionCall],
         call
         for call in calls
         if not has_backlog
+        and not call.delay_seconds
         and call.action.kind in action_types
         and action_types.get(call.action.kind).runs_inline
     ]

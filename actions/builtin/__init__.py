@@ -6,6 +6,7 @@ from actions.builtin import (
     latest_posts,
     memory,
     moderation,
+    reminders,
     say,
     template_reply,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "latest_posts",
     "memory",
     "moderation",
+    "reminders",
     "say",
     "template_reply",
 ]

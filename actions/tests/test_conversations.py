@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from actions.models import ActionRun, PendingAction
-from actions.services import action_run_execute
+from actions.services import ActionRunRetry, action_run_execute, action_runs_sweep
 from actions.services import pending_actions_purge as action_pending_purge
 from conversations import services
 from conversations.engine.messages import InboundMessage, TrustLevel
@@ -16,8 +16,9 @@ from conversations.models import MemoryEntry, Participant, Room
 pytestmark = pytest.mark.django_db
 
 
-def say(text: str, *, who: str = "ada", room: str = "lobby") -> list[str]:
-    """Send a message to the demo bot in a group room; return every reply it caused."""
+def say(text: str, *, who: str = "ada", room: str = "lobby", work: bool = True) -> list[str]:
+    """Send a message to the demo bot in a group room; return every reply it caused now
+    (with `work`, as a worker would: running the calls that are due)."""
     receipt = services.message_receive(
         inbound=InboundMessage(
             bot_slug="demo",
@@ -29,7 +30,8 @@ def say(text: str, *, who: str = "ada", room: str = "lobby") -> list[str]:
         )
     )
     replies = [reply.text for reply in receipt.replies]
-    for run in ActionRun.objects.filter(message_id=receipt.message.id).order_by("id"):
+    due = ActionRun.objects.filter(message_id=receipt.message.id, run_after__lte=timezone.now())
+    for run in due.order_by("id") if work else []:
         replies += [message.text for message in action_run_execute(run_id=run.pk)]
     return replies
 
@@ -146,3 +148,64 @@ def test_cancel_ends_the_question():
 
     assert say("never mind") == ["OK, cancelled."]
     assert not PendingAction.objects.exists()
+
+
+def test_reminders_are_scheduled_listed_cancelled_and_said_when_due():
+    assert say("hey bot, remind me to stretch in 20 minutes") == ["OK, in 20 minutes."]
+    assert say("hey bot remind me to drink water in 2 hours") == ["OK, in 2 hours."]
+
+    listing = say("!reminders")[0].splitlines()
+    assert listing[0].startswith("1. stretch — in 19 minutes")
+    assert listing[1].startswith("2. drink water — in 1 hour 59 minutes")
+    assert say("!reminders", who="bob") == ["You have nothing scheduled here."]
+
+    assert say("!cancel-reminder 2") == ["Cancelled: drink water."]
+    assert say("!cancel-reminder 5") == ["Sorry, there is no reminder 5; you have 1."]
+
+    stretch = ActionRun.objects.get(action_name="remind", status=ActionRun.Status.PENDING)
+    ActionRun.objects.filter(pk=stretch.pk).update(run_after=timezone.now())
+    [reminder] = action_run_execute(run_id=stretch.pk)
+    assert reminder.text == "⏰ Ada, you asked me to remind you: stretch"
+
+
+def test_far_off_runs_wait_for_the_sweeper_and_near_ones_get_an_eta(
+    django_capture_on_commit_callbacks, settings
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        say("!remind soon in 5 minutes")
+        say("!remind later in 3 hours")
+
+    soon = ActionRun.objects.get(arguments__text="soon")
+    later = ActionRun.objects.get(arguments__text="later")
+    assert soon.enqueued_at is not None
+    assert later.enqueued_at is None
+    assert ActionRun.objects.filter(run_after__gt=timezone.now() + timedelta(hours=2)).count() == 1
+
+    assert action_runs_sweep() == 0, "nothing is due yet"
+    ActionRun.objects.filter(pk=later.pk).update(run_after=timezone.now())
+    assert action_runs_sweep() == 1
+
+
+def test_runs_of_a_room_wait_for_the_earlier_ones():
+    say("!latest-post", work=False)
+    say("!latest-post 2", work=False)
+    first, second = ActionRun.objects.order_by("id")
+
+    with pytest.raises(ActionRunRetry) as waiting:
+        action_run_execute(run_id=second.pk)
+    assert waiting.value.is_waiting_turn
+
+    action_run_execute(run_id=first.pk)
+    assert action_run_execute(run_id=second.pk)[0].text.count("•") == 2
+
+
+def test_a_task_that_arrives_before_its_time_waits():
+    say("!remind stretch in 10 minutes")
+    run = ActionRun.objects.get()
+
+    with pytest.raises(ActionRunRetry) as early:
+        action_run_execute(run_id=run.pk)
+
+    assert 590 < early.value.countdown <= 600
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (ActionRun.Status.PENDING, 0)

@@ -24,9 +24,9 @@ def test_installing_the_demo_twice_creates_it_once():
     assert counts == {
         "Bot": 1,
         "BotMiddleware": 1,
-        "Action": 13,
-        "Command": 13,
-        "Pattern": 3,
+        "Action": 16,
+        "Command": 16,
+        "Pattern": 5,
         "ResponseTemplate": 4,
         "Publisher": 1,
         "Post": 7,

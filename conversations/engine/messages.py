@@ -127,6 +127,8 @@ class ActionCall:
     action: ActionSnapshot
     arguments: Mapping[str, Any]
     source: str
+    #: Run this much later ("… in 20 minutes"); 0 runs as soon as possible.
+    delay_seconds: int = 0
 
 
 @dataclass(frozen=True)

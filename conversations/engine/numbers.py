@@ -119,3 +119,14 @@ def _amount(words: list[str]) -> float | None:
         except ValueError:
             pass
     return number_parse(" ".join(words))
+
+
+def duration_text(seconds: int) -> str:
+    """1200 → "20 minutes"; 5400 → "1 hour 30 minutes"; 90061 → "1 day 1 hour 1 minute"."""
+    parts = []
+    remaining = seconds
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        amount, remaining = divmod(remaining, size)
+        if amount and (name != "second" or seconds < 3600):
+            parts.append(f"{amount} {name}{'s' if amount != 1 else ''}")
+    return " ".join(parts) or "0 seconds"

@@ -22,10 +22,26 @@ from conversations.engine.messages import (
     Response,
     RoomInfo,
 )
+from conversations.engine.numbers import duration_parse
 from conversations.engine.patterns import patterns_match
 
 #: Gives the `Args` dataclass of an action type by key, or None when the type is gone.
 ArgsTypeFor = Callable[[str], type | None]
+
+
+LATER = re.compile(r"^(?P<text>.*?)[\s,]+in\s+(?P<when>[\w\s.-]+?)[\s.!?]*$", re.IGNORECASE)
+MAX_DELAY_SECONDS = 365 * 86_400
+
+
+def later_split(text: str) -> tuple[str, int]:
+    """ "tell me the weather in 20 minutes" → ("tell me the weather", 1200); else (text, 0)."""
+    match = LATER.match(text)
+    if match is None:
+        return text, 0
+    seconds = duration_parse(match.group("when"))
+    if seconds is None or not 0 < seconds <= MAX_DELAY_SECONDS:
+        return text, 0
+    return match.group("text"), seconds
 
 
 def command_split(bot: BotSnapshot, text: str) -> tuple[str, str] | None:
@@ -61,6 +77,7 @@ def command_parse(
     if split is None:
         return False
     word, rest = split
+    rest, delay = later_split(rest)
     prefix = bot.command_prefix
     command = bot.commands.get(word)
     if command is None and word in bot.custom_commands:
@@ -113,7 +130,11 @@ def command_parse(
         outcome.responses.append(_bad_arguments(error, prefix, word, args_type))
         return True
     outcome.note("parse", parser="command", word=word, action=action.name, arguments=arguments)
-    outcome.calls.append(ActionCall(action=action, arguments=arguments, source=f"command:{word}"))
+    outcome.calls.append(
+        ActionCall(
+            action=action, arguments=arguments, source=f"command:{word}", delay_seconds=delay
+        )
+    )
     return True
 
 
@@ -125,6 +146,7 @@ def patterns_parse(
     args_type_for: ArgsTypeFor,
 ) -> bool:
     """Turn every pattern match into a call (or a reply saying why not). Returns if any."""
+    text, delay = later_split(text)
     matches = patterns_match(bot.patterns, text)
     for match in matches:
         action = match.pattern.action
@@ -155,7 +177,9 @@ def patterns_parse(
             outcome.responses.append(_did_not_get(error))
             continue
         outcome.note("parse", **step, action=action.name, arguments=arguments)
-        outcome.calls.append(ActionCall(action=action, arguments=arguments, source=source))
+        outcome.calls.append(
+            ActionCall(action=action, arguments=arguments, source=source, delay_seconds=delay)
+        )
     return bool(matches)
 
 

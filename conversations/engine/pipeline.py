@@ -10,6 +10,7 @@ from conversations.engine.messages import (
     Response,
     RoomInfo,
 )
+from conversations.engine.numbers import duration_text
 from conversations.engine.parse import (
     ArgsTypeFor,
     addressed_text,
@@ -69,14 +70,30 @@ def message_process(
         continuation_parse(pending, processed, outcome, args_type_for)
         return outcome
     if command_parse(bot, participant, processed, outcome, args_type_for):
-        return outcome
+        return _scheduled_acknowledge(outcome)
     addressed = addressed_text(bot, room, processed)
     if addressed is None:
         outcome.note("parse", parser="none", reason="not addressed")
         return outcome
     if patterns_parse(bot, participant, addressed, outcome, args_type_for):
-        return outcome
+        return _scheduled_acknowledge(outcome)
     outcome.note("parse", parser="fallback")
     fallback = bot.fallback_text or f"I didn't understand that. Try {bot.command_prefix}help."
     outcome.responses.append(Response(text=fallback, template="fallback"))
+    return outcome
+
+
+def _scheduled_acknowledge(outcome: Outcome) -> Outcome:
+    """Calls for later get an answer now, so the participant knows they were understood."""
+    for call in outcome.calls:
+        if call.delay_seconds:
+            when = duration_text(call.delay_seconds)
+            outcome.note("schedule", action=call.action.name, delay_seconds=call.delay_seconds)
+            outcome.responses.append(
+                Response(
+                    text=f"OK, in {when}.",
+                    template="scheduled",
+                    values={"when": when, "action": call.action.name},
+                )
+            )
     return outcome

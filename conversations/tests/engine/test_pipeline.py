@@ -1,6 +1,9 @@
 from dataclasses import replace
 
+import pytest
+
 from conversations.engine.messages import CommandSnapshot, MiddlewareSnapshot, PendingCall
+from conversations.engine.parse import later_split
 from conversations.engine.patterns import PatternSnapshot
 from conversations.engine.pipeline import message_process
 from conversations.middleware.base import MiddlewareContext, MiddlewareMessage, MiddlewareType
@@ -239,3 +242,37 @@ def test_the_answer_is_taken_before_commands_are_parsed():
 
     assert outcome.calls == []
     assert "How many times?" in outcome.responses[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tell me the weather in 20 minutes", ("tell me the weather", 1200)),
+        ("stretch, in an hour and a half!", ("stretch", 5400)),
+        ("the news in Oslo", ("the news in Oslo", 0)),
+        ("report in 2 years", ("report in 2 years", 0)),
+        ("nothing later", ("nothing later", 0)),
+    ],
+)
+def test_a_trailing_in_duration_schedules_for_later(text, expected):
+    assert later_split(text) == expected
+
+
+def test_a_call_for_later_is_acknowledged_now_and_carries_its_delay():
+    outcome = process("!repeat 2 in 20 minutes")
+
+    [call] = outcome.calls
+    assert (call.arguments, call.delay_seconds) == ({"times": 2}, 1200)
+    assert [r.text for r in outcome.responses] == ["OK, in 20 minutes."]
+    assert outcome.trace[-1] == {
+        "stage": "schedule",
+        "action": "repeat",
+        "delay_seconds": 1200,
+    }
+
+
+def test_patterns_see_the_text_without_the_delay():
+    outcome = process("hey bot say hi 3 times in 5 minutes", bot=with_patterns(REPEAT))
+
+    [call] = outcome.calls
+    assert (call.arguments, call.delay_seconds) == ({"times": 3, "text": "hi"}, 300)

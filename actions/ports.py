@@ -1,0 +1,39 @@
+"""Database-backed ports of the actions app, handed to actions on a worker."""
+
+from django.utils import timezone
+
+from actions.base import ScheduledView
+from actions.models import ActionRun
+
+
+class ScheduleFromDatabase:
+    def __init__(self, *, room_id: int, participant_id: int | None) -> None:
+        self.room_id = room_id
+        self.participant_id = participant_id
+
+    def _waiting(self):  # type: ignore[no-untyped-def]
+        return ActionRun.objects.filter(
+            room_id=self.room_id,
+            participant_id=self.participant_id,
+            status=ActionRun.Status.PENDING,
+            run_after__gt=timezone.now(),
+        )
+
+    def upcoming(self) -> list[ScheduledView]:
+        now = timezone.now()
+        return [
+            ScheduledView(
+                id=run.pk,
+                action=run.action_name,
+                arguments=run.arguments,
+                due_in_seconds=max(0, int((run.run_after - now).total_seconds())),
+            )
+            for run in self._waiting().order_by("run_after", "id")[:20]
+        ]
+
+    def cancel(self, run_id: int) -> bool:
+        return bool(
+            self._waiting()
+            .filter(pk=run_id)
+            .update(status=ActionRun.Status.CANCELLED, finished_at=timezone.now())
+        )
