@@ -136,9 +136,9 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     if not claimed:
         logger.info("action run %s: not pending, nothing to do", run_id)
         return []
-    run = ActionRun.objects.select_related("bot", "room__bot", "participant", "action").get(
-        pk=run_id
-    )
+    run = ActionRun.objects.select_related(
+        "bot", "room__bot", "participant", "action", "message"
+    ).get(pk=run_id)
     status, error, responses, ctx = _run_action(run)
     if status == ActionRun.Status.PENDING:
         countdown = _backoff_seconds(run.attempts)
@@ -166,6 +166,8 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
                 text=response.text,
                 html=response.html,
                 reply_to_id=run.message_id,
+                # Replies are kept as long as what they answer.
+                expires_at=run.message.expires_at if run.message else None,
             )
             for response in responses
         ]

@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.memory_entries_purge",
         "schedule": 3600.0,
     },
+    "messages-expired-purge": {
+        "task": "conversations.tasks.messages_expired_purge",
+        "schedule": 3600.0,
+    },
 }
 
 # ---------------------------------------------------------------------------------------------

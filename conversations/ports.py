@@ -1,7 +1,9 @@
 """The database-backed ports a worker hands to actions (tests hand in-memory ones)."""
 
+import time
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Q
 
 from conversations.engine.messages import ParticipantInfo
@@ -57,3 +59,16 @@ class RoomFromDatabase:
 
     def mood_set(self, mood: str) -> None:
         Room.objects.filter(pk=self.room.pk).update(mood=mood)
+
+
+class CountersFromCache:
+    """Fixed-window counters in the shared cache; `incr` is atomic in Redis and locmem."""
+
+    def hit(self, key: str, window_seconds: int) -> int:
+        window_key = f"counter:{key}:{int(time.time() // window_seconds)}"
+        cache.add(window_key, 0, timeout=window_seconds + 1)
+        try:
+            return cache.incr(window_key)
+        except ValueError:  # expired between add and incr: this is the window's first hit
+            cache.set(window_key, 1, timeout=window_seconds + 1)
+            return 1

@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,6 +22,7 @@ from conversations.engine.pipeline import message_process
 from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
+from conversations.ports import CountersFromCache
 from conversations.selectors import (
     bot_snapshot_get,
     message_outbound,
@@ -113,6 +115,12 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
         inbound.text,
         args_type_for=_args_type_for,
         pending=pending_call_get(room=room, participant=participant),
+        counters=CountersFromCache(),
+    )
+    expires_at = (
+        timezone.now() + timedelta(seconds=outcome.retention_seconds)
+        if outcome.retention_seconds
+        else None
     )
     inline, queued = _calls_split(room, outcome.calls)
     inline_responses, inline_trace = action_calls_run_inline(
@@ -134,6 +142,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                 text=inbound.text,
                 client_id=inbound.client_id,
                 trace=outcome.trace,
+                expires_at=expires_at,
             )
             replies = [
                 Message.objects.create(
@@ -142,6 +151,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                     text=response.text,
                     html=response.html,
                     reply_to=message,
+                    expires_at=expires_at,
                 )
                 for response in responses
             ]
@@ -206,6 +216,12 @@ def _message_by_client_id(room: Room, inbound: InboundMessage) -> MessageReceipt
     if existing is None:
         return None
     return MessageReceipt(message=message_outbound(existing), is_duplicate=True)
+
+
+def messages_expired_purge() -> int:
+    """Delete messages past their retention; returns how many."""
+    deleted, _ = Message.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
 
 
 def memory_entries_purge() -> int:

@@ -159,6 +159,7 @@ class Outcome:
     is_dropped: bool = False
     pending: PendingCall | None = None
     is_pending_done: bool = False
+    retention_seconds: int | None = None
 
     def note(self, stage: str, **detail: Any) -> None:
         self.trace.append({"stage": stage, **detail})

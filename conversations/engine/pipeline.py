@@ -18,18 +18,16 @@ from conversations.engine.parse import (
     continuation_parse,
     patterns_parse,
 )
-from conversations.middleware.base import MiddlewareContext, MiddlewareMessage
+from conversations.middleware.base import CounterPort, MiddlewareContext, MiddlewareMessage
 from conversations.middleware.registry import middleware_types
 
 logger = logging.getLogger(__name__)
 
 
-def middleware_run(
-    bot: BotSnapshot, room: RoomInfo, participant: ParticipantInfo, text: str, outcome: Outcome
-) -> str | None:
+def middleware_run(ctx: MiddlewareContext, text: str, outcome: Outcome) -> MiddlewareMessage | None:
     """Pass the text through the bot's stack; None when a stage dropped it."""
+    bot = ctx.bot
     message = MiddlewareMessage(text=text)
-    ctx = MiddlewareContext(bot=bot, room=room, participant=participant)
     for stage in bot.middleware:
         if stage.kind not in middleware_types:
             # A stage whose type was removed must not silently open the gate it guarded.
@@ -44,7 +42,7 @@ def middleware_run(
             "middleware", kind=stage.kind, result="changed" if result != message else "passed"
         )
         message = result
-    return message.text
+    return message
 
 
 def message_process(
@@ -55,6 +53,7 @@ def message_process(
     *,
     args_type_for: ArgsTypeFor,
     pending: PendingCall | None = None,
+    counters: CounterPort | None = None,
 ) -> Outcome:
     """Decide what to do with one message: which actions to call, what to answer at once.
 
@@ -62,10 +61,13 @@ def message_process(
     message answers it before anything else is tried.
     """
     outcome = Outcome()
-    processed = middleware_run(bot, room, participant, text, outcome)
-    if processed is None:
+    ctx = MiddlewareContext(bot=bot, room=room, participant=participant, counters=counters)
+    passed = middleware_run(ctx, text, outcome)
+    if passed is None:
         outcome.is_dropped = True
         return outcome
+    outcome.retention_seconds = passed.retention_seconds
+    processed = passed.text
     if pending is not None:
         continuation_parse(pending, processed, outcome, args_type_for)
         return outcome

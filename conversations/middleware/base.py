@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botsite.registry import Plugin
 from conversations.engine.messages import BotSnapshot, ParticipantInfo, RoomInfo
@@ -13,6 +13,16 @@ class MiddlewareMessage:
     """The message as it travels the stack; stages may return a changed copy."""
 
     text: str
+    #: Keep the message (and the bot's replies to it) only this long; None: keep.
+    retention_seconds: int | None = None
+
+
+class CounterPort(Protocol):
+    """Shared counters (the cache: Redis in production), for limits across processes."""
+
+    def hit(self, key: str, window_seconds: int) -> int:
+        """Count one more in the current window of `key`; returns the count so far."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,7 @@ class MiddlewareContext:
     bot: BotSnapshot
     room: RoomInfo
     participant: ParticipantInfo
+    counters: CounterPort | None = None
 
 
 class MiddlewareType(Plugin, ABC):

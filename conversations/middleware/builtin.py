@@ -1,5 +1,5 @@
 """The built-in middleware types; importing this module registers them."""
 
-from conversations.middleware import ignore_list
+from conversations.middleware import ignore_list, limits, retention
 
-__all__ = ["ignore_list"]
+__all__ = ["ignore_list", "limits", "retention"]

@@ -2,12 +2,13 @@ import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from actions.models import ActionRun, ResponseTemplate
 from conversations import services
 from conversations.engine.messages import InboundMessage
 from conversations.exceptions import BotNotFound
-from conversations.models import Message, Participant, Room
+from conversations.models import BotMiddleware, Message, Participant, Room
 from conversations.tests.factories import BotFactory
 
 
@@ -155,3 +156,26 @@ def test_a_cheap_action_queues_behind_a_pending_reply_to_keep_the_order(demo_bot
         "latest-post",
         "ping",
     ]
+
+
+def test_the_rate_limit_counts_in_the_shared_cache_across_calls(demo_bot):
+    BotMiddleware.objects.create(
+        bot=demo_bot, kind="rate_limit", config={"per_participant": 2}, position=1
+    )
+
+    receipts = [services.message_receive(inbound=inbound("!ping")) for _ in range(3)]
+
+    assert [len(receipt.replies) for receipt in receipts] == [1, 1, 0]
+    assert Message.objects.filter(sender_kind="participant").count() == 3, "all are kept"
+
+
+def test_retention_expires_the_message_and_its_replies_and_the_purge_removes_them(demo_bot):
+    BotMiddleware.objects.create(bot=demo_bot, kind="retention", config={"days": 1}, position=1)
+
+    receipt = services.message_receive(inbound=inbound("!ping"))
+
+    stored = Message.objects.filter(pk__in=[receipt.message.id, receipt.replies[0].id])
+    assert all(m.expires_at is not None for m in stored)
+    assert services.messages_expired_purge() == 0
+    Message.objects.update(expires_at=timezone.now())
+    assert services.messages_expired_purge() == 2
