@@ -82,6 +82,14 @@ class SchedulePort(Protocol):
         ...
 
 
+class HttpPort(Protocol):
+    """Outbound HTTP through the project's one client (limits, no private networks)."""
+
+    def json_get(self, url: str) -> Any:
+        """The decoded JSON answer; raises `ActionFailed` (retryable where it may pass)."""
+        ...
+
+
 class RoomPort(Protocol):
     """Settings of the room the action runs in."""
 
@@ -105,6 +113,7 @@ class ActionContext:
     participants: ParticipantsPort | None = None
     room_state: RoomPort | None = None
     schedule: SchedulePort | None = None
+    http: HttpPort | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
-"""Database-backed ports of the actions app, handed to actions on a worker."""
+"""The ports of the actions app that a worker hands to actions."""
+
+from typing import Any
 
 from django.utils import timezone
 
 from actions.base import ScheduledView
+from actions.exceptions import ActionFailed
 from actions.models import ActionRun
+from botsite import http
 
 
 class ScheduleFromDatabase:
@@ -37,3 +41,13 @@ class ScheduleFromDatabase:
             .filter(pk=run_id)
             .update(status=ActionRun.Status.CANCELLED, finished_at=timezone.now())
         )
+
+
+class HttpThroughBotsite:
+    """`HttpPort` over `botsite.http`: its refusals are final, its failures retryable."""
+
+    def json_get(self, url: str) -> Any:
+        try:
+            return http.json_get(url)
+        except http.OutboundError as error:
+            raise ActionFailed(str(error), retryable=error.is_transient) from error

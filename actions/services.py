@@ -14,7 +14,7 @@ from django.utils import timezone
 from actions.base import ActionContext
 from actions.exceptions import ActionFailed
 from actions.models import ActionRun, PendingAction
-from actions.ports import ScheduleFromDatabase
+from actions.ports import HttpThroughBotsite, ScheduleFromDatabase
 from actions.registry import action_types
 from conversations import realtime
 from conversations.engine.messages import (
@@ -225,6 +225,7 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext
         participants=ParticipantsFromDatabase(room=run.room),
         room_state=RoomFromDatabase(room=run.room),
         schedule=ScheduleFromDatabase(room_id=run.room_id, participant_id=run.participant_id),
+        http=HttpThroughBotsite(),
     )
     action = run.action
     if action is None or action.kind not in action_types:

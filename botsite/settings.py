@@ -289,6 +289,14 @@ REST_FRAMEWORK = {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Outbound HTTP (botsite/http.py)
+# ---------------------------------------------------------------------------------------------
+HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
+HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=1_000_000)
+# Hosts that may resolve to private or loopback addresses (an intranet API, a local fake).
+HTTP_ALLOWED_HOSTS = env.list("HTTP_ALLOWED_HOSTS", default=[])
+
+# ---------------------------------------------------------------------------------------------
 # Product limits
 # ---------------------------------------------------------------------------------------------
 CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)

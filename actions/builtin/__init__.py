@@ -3,6 +3,7 @@
 from actions.builtin import (
     custom_commands,
     help,
+    http_json,
     latest_posts,
     memory,
     moderation,
@@ -14,6 +15,7 @@ from actions.builtin import (
 __all__ = [
     "custom_commands",
     "help",
+    "http_json",
     "latest_posts",
     "memory",
     "moderation",
