@@ -82,6 +82,31 @@ class SchedulePort(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SubscriptionView:
+    publisher: str
+    name: str
+    tag: str
+
+
+class SubscriptionsPort(Protocol):
+    """This room's subscriptions to the bot's publishers (posts are pushed into the room)."""
+
+    def publishers(self) -> list[SubscriptionView]:
+        """The bot's enabled publishers (tag empty)."""
+        ...
+
+    def subscribe(self, *, publisher: str, tag: str) -> bool:
+        """Subscribe the room; False if it already was. Raises LookupError if no publisher."""
+        ...
+
+    def unsubscribe(self, *, publisher: str) -> int:
+        """End the room's subscriptions to the publisher (every tag); returns how many."""
+        ...
+
+    def list(self) -> list[SubscriptionView]: ...
+
+
 class HttpPort(Protocol):
     """Outbound HTTP through the project's one client (limits, no private networks)."""
 
@@ -114,6 +139,7 @@ class ActionContext:
     room_state: RoomPort | None = None
     schedule: SchedulePort | None = None
     http: HttpPort | None = None
+    subscriptions: SubscriptionsPort | None = None
 
 
 @dataclass(frozen=True)

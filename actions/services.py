@@ -33,6 +33,7 @@ from conversations.selectors import (
     participant_info,
     room_info,
 )
+from publishers.ports import SubscriptionsFromDatabase
 from publishers.selectors import PostsFromDatabase
 
 logger = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ def _run_action(run: ActionRun) -> tuple[str, str, list[Response], ActionContext
         room_state=RoomFromDatabase(room=run.room),
         schedule=ScheduleFromDatabase(room_id=run.room_id, participant_id=run.participant_id),
         http=HttpThroughBotsite(),
+        subscriptions=SubscriptionsFromDatabase(room=run.room, participant=run.participant),
     )
     action = run.action
     if action is None or action.kind not in action_types:

@@ -50,6 +50,15 @@ DEMO_ACTIONS = [
     ("remind", "reminder", {}, "remind <what> in <when>", "remind"),
     ("reminders", "reminders_list", {}, "Lists your reminders.", "reminders"),
     ("cancel-reminder", "reminder_cancel", {}, "cancel-reminder <number>", "cancel-reminder"),
+    ("subscribe", "subscribe", {}, "subscribe <publisher> [tag]", "subscribe"),
+    ("unsubscribe", "unsubscribe", {}, "unsubscribe <publisher>", "unsubscribe"),
+    (
+        "subscriptions",
+        "subscriptions_list",
+        {},
+        "Lists this room's subscriptions.",
+        "subscriptions",
+    ),
 ]
 
 # Questions for what a participant leaves out ("!remember" alone starts a conversation).

@@ -9,6 +9,7 @@ from actions.builtin import (
     moderation,
     reminders,
     say,
+    subscriptions,
     template_reply,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "moderation",
     "reminders",
     "say",
+    "subscriptions",
     "template_reply",
 ]

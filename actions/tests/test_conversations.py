@@ -12,6 +12,7 @@ from conversations import services
 from conversations.engine.messages import InboundMessage, TrustLevel
 from conversations.memory import MemoryScope, memory_recall, memory_remember
 from conversations.models import MemoryEntry, Participant, Room
+from publishers.models import Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +210,22 @@ def test_a_task_that_arrives_before_its_time_waits():
     assert 590 < early.value.countdown <= 600
     run.refresh_from_db()
     assert (run.status, run.attempts) == (ActionRun.Status.PENDING, 0)
+
+
+def test_a_room_subscribes_to_a_publisher_lists_and_unsubscribes_in_one_step():
+    assert say("!subscribe news golang") == [
+        "Subscribed: new news posts about golang will appear here."
+    ]
+    assert say("!subscribe News GoLang") == ["This room already gets news posts about golang."]
+    assert say("!subscribe weather") == ["Sorry, there is no publisher 'weather'; there are: news."]
+    assert say("!subscriptions") == ["This room follows:\n• news (about golang)\nPublishers: news."]
+    subscription = Subscription.objects.get()
+    assert (subscription.destination, subscription.room.external_id) == ("room", "lobby")
+    assert subscription.participant.external_id == "visitor:ada"
+
+    assert say("!unsubscribe news") == ["Unsubscribed from news."]
+    assert say("!subscriptions") == ["This room follows no publisher.\nPublishers: news."]
+    assert say("!subscribe news golang") == [
+        "Subscribed: new news posts about golang will appear here."
+    ]
+    assert Subscription.objects.count() == 1, "resubscribing reuses the row"

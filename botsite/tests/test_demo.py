@@ -24,8 +24,8 @@ def test_installing_the_demo_twice_creates_it_once():
     assert counts == {
         "Bot": 1,
         "BotMiddleware": 1,
-        "Action": 16,
-        "Command": 16,
+        "Action": 19,
+        "Command": 19,
         "Pattern": 5,
         "ResponseTemplate": 4,
         "Publisher": 1,

@@ -106,7 +106,7 @@ def test_make_run_answers_through_its_worker_fires_beat_and_stops_on_ctrl_c(tmp_
     finally:
         again.stop()
     counts = run_python(COUNT_DEMO_ROWS, clean_env(BOTSITE_DATA_DIR=str(tmp_path / "data")))
-    assert counts.stdout.strip() == "[1, 16, 16, 1, 7]", counts.stderr
+    assert counts.stdout.strip() == "[1, 19, 19, 1, 7]", counts.stderr
 
 
 def test_a_separate_worker_refuses_the_in_process_broker(tmp_path):
