@@ -229,6 +229,11 @@ class ActionRun(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     run_after = models.DateTimeField(default=timezone.now)
+    batch_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Runs of a room with the same end of batching window answer together.",
+    )
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
 """Use cases of the actions app: queue action runs and execute them exactly once."""
 
+import json
 import logging
 import random
 import time
@@ -63,11 +64,27 @@ def action_runs_create(
     participant: Participant | None,
     message: Message | None,
     calls: Sequence[ActionCall],
+    batch_window_ms: int = 0,
 ) -> list[ActionRun]:
-    """Write one pending run per call, in the caller's transaction; enqueue them on commit."""
+    """Write one pending run per call, in the caller's transaction; enqueue them on commit.
+
+    With a batching window, calls for now join the room's open batch (or open one): they
+    run together when the window ends and get one combined reply.
+    """
     if not calls:
         return []
     now = timezone.now()
+    batch_until = None
+    if batch_window_ms:
+        open_batch = (
+            ActionRun.objects.filter(
+                room=room, status=ActionRun.Status.PENDING, batch_until__gt=now
+            )
+            .order_by("batch_until")
+            .values_list("batch_until", flat=True)
+            .first()
+        )
+        batch_until = open_batch or now + timedelta(milliseconds=batch_window_ms)
     runs = ActionRun.objects.bulk_create(
         ActionRun(
             bot=bot,
@@ -77,7 +94,12 @@ def action_runs_create(
             action_id=call.action.id,
             action_name=call.action.name,
             arguments=dict(call.arguments),
-            run_after=now + timedelta(seconds=call.delay_seconds),
+            run_after=(
+                now + timedelta(seconds=call.delay_seconds)
+                if call.delay_seconds or batch_until is None
+                else batch_until
+            ),
+            batch_until=None if call.delay_seconds else batch_until,
         )
         for call in calls
     )
@@ -140,6 +162,8 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     run = ActionRun.objects.select_related(
         "bot", "room__bot", "participant", "action", "message"
     ).get(pk=run_id)
+    if run.batch_until is not None:
+        return _batch_execute(run)
     status, error, responses, ctx = _run_action(run)
     if status == ActionRun.Status.PENDING:
         countdown = _backoff_seconds(run.attempts)
@@ -177,6 +201,75 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
         realtime.message_broadcast(message)
     logger.info("action run %s: %s, %d replies", run.pk, status, len(outbound))
     return outbound
+
+
+def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
+    """Run a room's batch as one: each distinct call once, one combined reply for all.
+
+    The same call from several participants is answered once, addressed to all of them.
+    Within a batch a failure is final (no retry): the others' answers must not wait.
+    """
+    members = [leader]
+    for run_id in (
+        ActionRun.objects.filter(
+            room_id=leader.room_id,
+            batch_until=leader.batch_until,
+            status=ActionRun.Status.PENDING,
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+    ):
+        claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING).update(
+            status=ActionRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+        )
+        if claimed:
+            members.append(
+                ActionRun.objects.select_related("participant", "action", "message").get(pk=run_id)
+            )
+    groups: dict[tuple[int | None, str], list[ActionRun]] = {}
+    for run in members:
+        key = (run.action_id, json.dumps(run.arguments, sort_keys=True))
+        groups.setdefault(key, []).append(run)
+    texts, htmls, outcomes = [], [], {}
+    for runs in groups.values():
+        status, error, responses, ctx = _run_action(runs[0])
+        if status == ActionRun.Status.PENDING:
+            status, responses = ActionRun.Status.FAILED, [_failure_response(error)]
+        names = list(dict.fromkeys(str(run.participant) for run in runs if run.participant))
+        addressee = ctx.participant if len(names) == 1 else None
+        rendered = responses_render(ctx.bot, ctx.room, addressee, responses)
+        text = "\n".join(response.text for response in rendered)
+        texts.append(f"{', '.join(names)}: {text}" if len(names) > 1 else text)
+        htmls += [response.html for response in rendered if response.html]
+        outcomes.update({run.pk: (status, error) for run in runs})
+    with transaction.atomic():
+        owned = [
+            run
+            for run in members
+            if ActionRun.objects.filter(
+                pk=run.pk, status=ActionRun.Status.RUNNING, attempts=run.attempts
+            ).update(
+                status=outcomes[run.pk][0],
+                finished_at=timezone.now(),
+                last_error=outcomes[run.pk][1],
+            )
+        ]
+        if leader not in owned:
+            transaction.set_rollback(True)
+            logger.warning("batch of run %s: taken over by another attempt", leader.pk)
+            return []
+        reply = Message.objects.create(
+            room_id=leader.room_id,
+            sender_kind=Message.SenderKind.BOT,
+            text="\n\n".join(texts),
+            html="<br><br>".join(htmls),
+            reply_to_id=leader.message_id,
+            expires_at=leader.message.expires_at if leader.message else None,
+        )
+    outbound = message_outbound(reply)
+    realtime.message_broadcast(outbound)
+    logger.info("batch of run %s: %d runs, %d distinct calls", leader.pk, len(members), len(groups))
+    return [outbound]
 
 
 def action_calls_run_inline(

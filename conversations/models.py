@@ -93,6 +93,13 @@ class Room(models.Model):
     mood = models.CharField(
         max_length=30, blank=True, validators=[mood_validator], help_text="Empty: the bot's."
     )
+    batch_window_ms = models.PositiveIntegerField(
+        "batching window (ms)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(60_000)],
+        help_text="Empty: the bot's window.",
+    )
     settings = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -110,6 +117,12 @@ class Room(models.Model):
     @property
     def effective_mood(self) -> str:
         return self.mood or self.bot.default_mood
+
+    @property
+    def effective_batch_window_ms(self) -> int:
+        if self.batch_window_ms is not None:
+            return self.batch_window_ms
+        return self.bot.batch_window_ms
 
 
 class Participant(models.Model):

@@ -156,7 +156,12 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                 for response in responses
             ]
             runs = action_runs_create(
-                bot=bot, room=room, participant=participant, message=message, calls=queued
+                bot=bot,
+                room=room,
+                participant=participant,
+                message=message,
+                calls=queued,
+                batch_window_ms=room.effective_batch_window_ms,
             )
             if outcome.is_pending_done or outcome.pending is not None:
                 pending_call_save(
@@ -191,9 +196,13 @@ def _calls_split(room: Room, calls: list[ActionCall]) -> tuple[list[ActionCall],
     queue behind them, so replies come out in the order their messages came in."""
     if not calls:
         return [], []
-    has_backlog = ActionRun.objects.filter(
-        room=room, status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING]
-    ).exists()
+    # In a batching window every call waits for the window, to be answered together.
+    has_backlog = (
+        bool(room.effective_batch_window_ms)
+        or ActionRun.objects.filter(
+            room=room, status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING]
+        ).exists()
+    )
     inline = [
         call
         for call in calls

@@ -11,7 +11,7 @@ from actions.services import pending_actions_purge as action_pending_purge
 from conversations import services
 from conversations.engine.messages import InboundMessage, TrustLevel
 from conversations.memory import MemoryScope, memory_recall, memory_remember
-from conversations.models import MemoryEntry, Participant, Room
+from conversations.models import MemoryEntry, Message, Participant, Room
 from publishers.models import Subscription
 
 pytestmark = pytest.mark.django_db
@@ -229,3 +229,40 @@ def test_a_room_subscribes_to_a_publisher_lists_and_unsubscribes_in_one_step():
         "Subscribed: new news posts about golang will appear here."
     ]
     assert Subscription.objects.count() == 1, "resubscribing reuses the row"
+
+
+def batch_run(room: str = "lobby") -> list[str]:
+    """The batching window ends: the worker runs the room's batch."""
+    ActionRun.objects.filter(room__external_id=room).update(run_after=timezone.now())
+    first = ActionRun.objects.filter(room__external_id=room).order_by("id").first()
+    return [message.text for message in action_run_execute(run_id=first.pk)]
+
+
+def test_in_a_batching_window_the_same_call_from_two_people_gets_one_reply_to_both(demo):
+    Room.objects.create(bot=demo, connector="webchat", external_id="lobby", batch_window_ms=2000)
+
+    assert say("!ping") == []
+    assert say("!ping", who="bob") == []
+    assert ActionRun.objects.filter(batch_until__isnull=False).count() == 2
+
+    assert batch_run() == ["Ada, Bob: pong"]
+    assert set(ActionRun.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert Message.objects.filter(sender_kind="bot").count() == 1
+
+
+def test_different_calls_in_one_window_get_one_combined_reply(demo):
+    demo.batch_window_ms = 2000
+    demo.save()
+
+    say("!ping")
+    say("!latest-post", who="bob")
+
+    assert batch_run() == ["pong\n\n• Schedules that survive restarts"]
+
+
+def test_a_room_may_turn_the_bots_window_off(demo):
+    demo.batch_window_ms = 2000
+    demo.save()
+    Room.objects.create(bot=demo, connector="webchat", external_id="lobby", batch_window_ms=0)
+
+    assert say("!ping") == ["pong"]
