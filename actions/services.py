@@ -5,7 +5,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -68,23 +68,13 @@ def action_runs_create(
 ) -> list[ActionRun]:
     """Write one pending run per call, in the caller's transaction; enqueue them on commit.
 
-    With a batching window, calls for now join the room's open batch (or open one): they
-    run together when the window ends and get one combined reply.
+    With a batching window, calls for now join the room's batch of the current window:
+    they run together when the window ends and get one combined reply.
     """
     if not calls:
         return []
     now = timezone.now()
-    batch_until = None
-    if batch_window_ms:
-        open_batch = (
-            ActionRun.objects.filter(
-                room=room, status=ActionRun.Status.PENDING, batch_until__gt=now
-            )
-            .order_by("batch_until")
-            .values_list("batch_until", flat=True)
-            .first()
-        )
-        batch_until = open_batch or now + timedelta(milliseconds=batch_window_ms)
+    batch_until = window_end(now, batch_window_ms) if batch_window_ms else None
     runs = ActionRun.objects.bulk_create(
         ActionRun(
             bot=bot,
@@ -109,6 +99,15 @@ def action_runs_create(
     soon = [run for run in runs if run.run_after <= now + timedelta(seconds=ETA_MAX_SECONDS)]
     transaction.on_commit(lambda: action_runs_enqueue(runs=soon))
     return runs
+
+
+def window_end(moment: datetime, window_ms: int) -> datetime:
+    """The end of the fixed window `moment` falls in. Windows are aligned to the clock, so
+    messages arriving at once in different processes land in the same batch without any
+    lock or lookup."""
+    moment_ms = int(moment.timestamp() * 1000)
+    end_ms = (moment_ms // window_ms + 1) * window_ms
+    return datetime.fromtimestamp(end_ms / 1000, tz=UTC)
 
 
 def action_runs_enqueue(*, runs: Iterable[ActionRun]) -> None:

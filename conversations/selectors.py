@@ -132,8 +132,18 @@ def replies_wait(*, message_id: int, timeout_seconds: float) -> tuple[list[Outbo
         if is_complete or time.monotonic() >= deadline:
             break
         time.sleep(REPLY_POLL_SECONDS)
+    # A batch answers everyone in one reply, stored as the reply to the batch's first run.
+    answered = {message_id}
+    for run in ActionRun.objects.filter(message_id=message_id, batch_until__isnull=False):
+        leader = (
+            ActionRun.objects.filter(room_id=run.room_id, batch_until=run.batch_until)
+            .order_by("id")
+            .values_list("message_id", flat=True)
+            .first()
+        )
+        answered.add(leader)
     replies = (
-        Message.objects.filter(reply_to_id=message_id, sender_kind=Message.SenderKind.BOT)
+        Message.objects.filter(reply_to_id__in=answered, sender_kind=Message.SenderKind.BOT)
         .select_related("room__bot")
         .order_by("id")
     )

@@ -2,9 +2,12 @@ import uuid
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from actions.models import ActionRun
+from actions.services import action_run_execute
 from conversations.models import Message, Room
+from conversations.selectors import replies_wait
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +76,20 @@ def test_anonymous_callers_are_refused(client, demo_bot):
     assert response.status_code == 403
     assert response.json()["code"] == "not_authenticated"
     assert not Message.objects.exists()
+
+
+def test_a_batched_caller_gets_the_combined_reply_too(admin_client, demo_bot):
+    demo_bot.batch_window_ms = 1000
+    demo_bot.save()
+    post(admin_client, text="!ping", participant="ada", room="team", wait=0)
+    post(admin_client, text="!ping", participant="bob", room="team", wait=0)
+    ActionRun.objects.update(run_after=timezone.now())
+    action_run_execute(run_id=ActionRun.objects.order_by("id").first().pk)
+
+    again = post(admin_client, text="!ping", participant="bob", room="team", wait=0)
+    bob_first = Message.objects.filter(participant__external_id="bob").order_by("id").first()
+    replies, is_complete = replies_wait(message_id=bob_first.pk, timeout_seconds=0)
+
+    assert is_complete
+    assert [reply.text for reply in replies] == ["ada, bob: pong"]
+    assert again.status_code == 202, "the new message waits for its own window"

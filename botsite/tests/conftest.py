@@ -1,0 +1,119 @@
+"""Fixtures of the end-to-end tests that run the production topology."""
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
+import redis
+from django.db import connection
+
+from botsite.demo import demo_install
+from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
+from botsite.tests.subprocess_env import clean_env
+
+E2E_REDIS_DB = 14  # its own Redis database, flushed first, so no stray task from elsewhere
+
+
+@pytest.fixture
+def services_env():
+    """Environment for the processes: this test's PostgreSQL database and a clean Redis db."""
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        reason = "needs DATABASE_URL (PostgreSQL) and REDIS_URL; CI's second pass sets both"
+        if os.environ.get("BOTSITE_REQUIRE_SERVICES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    if connection.vendor != "postgresql":
+        pytest.fail(f"DATABASE_URL must point at PostgreSQL, not {connection.vendor}")
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    database_url = f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    parts = urlsplit(os.environ["REDIS_URL"])
+    redis_url = urlunsplit(parts._replace(path=f"/{E2E_REDIS_DB}"))
+    try:
+        redis.Redis.from_url(redis_url, socket_timeout=5).flushdb()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {redis_url} cannot be reached: {error}")
+    return clean_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DEBUG="false",
+        SECRET_KEY="e2e-Xq7Lm2Vt9Rb4Nc8Kw1Zp6Hs3Jd5Gf0Ya7Ue2Io9Pl4Mk8Nj1Bh6",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        ACTION_RUN_SWEEP_SECONDS="1",
+        ACTION_RUN_STUCK_SECONDS="2",
+        ACTION_RUN_TIMEOUT_SECONDS="4",
+        HTTP_ALLOWED_HOSTS="127.0.0.1",
+        CELERY_WORKER_HIJACK_ROOT_LOGGER="false",
+    )
+
+
+@dataclass
+class Topology:
+    port: int
+    env: dict[str, str]
+    logs: Path
+    processes: list[Process]
+
+    @property
+    def worker(self) -> Process:
+        return next(p for p in reversed(self.processes) if p.name.startswith("worker"))
+
+    def worker_start(self, name: str = "worker") -> Process:
+        celery = [sys.executable, "-m", "celery", "-A", "botsite"]
+        worker = start(name, [*celery, "worker", "-l", "INFO", "-c", "2"], self.env, self.logs)
+        self.processes.append(worker)
+        wait_until(
+            lambda: "ready." in worker.log(),
+            timeout=60,
+            what=f"the Celery {name} to be ready",
+            watch=[worker],
+        )
+        return worker
+
+
+@pytest.fixture
+def topology(transactional_db, services_env, tmp_path) -> Iterator[Topology]:
+    demo_install()
+    port = free_port()
+    celery = [sys.executable, "-m", "celery", "-A", "botsite"]
+    processes = [
+        start(
+            "daphne",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "botsite.asgi:application",
+            ],
+            services_env,
+            tmp_path,
+        ),
+        start(
+            "beat",
+            [*celery, "beat", "-l", "INFO", "-s", str(tmp_path / "beat")],
+            services_env,
+            tmp_path,
+        ),
+    ]
+    try:
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/readyz"),
+            timeout=60,
+            what="daphne to be ready (database, Redis, broker)",
+            watch=processes,
+        )
+        system = Topology(port=port, env=services_env, logs=tmp_path, processes=processes)
+        system.worker_start()
+        yield system
+    finally:
+        for process in processes:
+            process.stop(timeout=30)
