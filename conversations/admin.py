@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from conversations.connectors.registry import connector_types
 from conversations.middleware.registry import middleware_types
@@ -106,7 +107,22 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["text", "participant__display_name"]
     date_hierarchy = "created_at"
     autocomplete_fields = ["room", "participant", "reply_to"]
-    readonly_fields = ["created_at", "client_id", "trace"]
+    readonly_fields = ["created_at", "client_id", "understood"]
+    exclude = ["trace"]
+
+    @admin.display(description="how it was understood")
+    def understood(self, message: Message) -> str:
+        if not message.trace:
+            return "—"
+        steps = [
+            format_html(
+                "<li><strong>{}</strong> {}</li>",
+                step.get("stage", "?"),
+                ", ".join(f"{key}={value}" for key, value in step.items() if key != "stage"),
+            )
+            for step in message.trace
+        ]
+        return format_html("<ol>{}</ol>", format_html_join("", "{}", ((s,) for s in steps)))
 
     @admin.display(description="text")
     def short_text(self, message: Message) -> str:

@@ -153,3 +153,25 @@ def test_bot_names_are_edited_as_comma_separated_text(admin_client, demo_bot):
 
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Bot.objects.get(pk=demo_bot.pk).names == ["robo", "hey robo"]
+
+
+def test_staff_see_how_a_message_was_understood(admin_client, demo_bot):
+    receipt = services.message_receive(
+        inbound=InboundMessage(
+            bot_slug="demo",
+            connector="webchat",
+            room_external_id="r",
+            participant_external_id="p",
+            participant_name="<Ada>",
+            text="get me the 6th most recent post <b>",
+            is_direct=True,
+        )
+    )
+
+    page = admin_client.get(
+        reverse("admin:conversations_message_change", args=[receipt.message.id])
+    ).content.decode()
+
+    assert "<strong>parse</strong> parser=pattern" in page
+    assert "arguments={&#x27;limit&#x27;: 1, &#x27;offset&#x27;: 5}" in page
+    assert "<strong>execute</strong> action=latest-post, where=worker" in page
