@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev run test lint fmt migrations-check check clean
+.PHONY: help install install-dev run test lint typecheck fmt migrations-check check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -43,15 +43,19 @@ lint: install-dev ## ruff: lint and formatting
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+typecheck: install-dev ## mypy, strict on the engine and the plugin contracts
+	$(VENV)/bin/mypy
+
 fmt: install-dev ## Fix what ruff can fix, and format
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install-dev ## Everything CI runs: system checks, migrations check, ruff, pytest
+test: install-dev ## Everything CI runs: system checks, migrations check, ruff, mypy, pytest
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: test ## Alias of test, for CI and laptops alike

@@ -57,7 +57,7 @@ def target_resolve(url: str) -> Target:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise OutboundError(f"{host} cannot be resolved.", is_transient=True) from error
-    addresses = sorted({answer[4][0] for answer in answers})
+    addresses = sorted({str(answer[4][0]) for answer in answers})
     is_allowed = host.lower() in {h.lower() for h in settings.HTTP_ALLOWED_HOSTS}
     if not is_allowed and not all(_is_public(address) for address in addresses):
         raise OutboundError(f"{host} is a private or local address; it is not allowed.")

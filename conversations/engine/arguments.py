@@ -47,7 +47,7 @@ def argument_convert(args_cls: type, name: str, raw: str) -> Any:
 def _scalar_type(annotation: Any) -> type:
     """`int | None` → int; plain types pass through."""
     options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    return options[0] if options else annotation
+    return typing.cast(type, options[0] if options else annotation)
 
 
 def _convert(name: str, raw: str, annotation: Any) -> Any:
