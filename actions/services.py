@@ -183,6 +183,7 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
         if not owns_run:
             logger.warning("action run %s: taken over by another attempt", run.pk)
             return []
+        _trace_append(run, status)
         replies = [
             Message.objects.create(
                 room=run.room,
@@ -200,6 +201,28 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
         realtime.message_broadcast(message)
     logger.info("action run %s: %s, %d replies", run.pk, status, len(outbound))
     return outbound
+
+
+def _trace_append(run: ActionRun, status: str) -> None:
+    """Add where and how long the run took to its message's trace, for staff."""
+    if run.message_id is None:
+        return
+    message = Message.objects.select_for_update().filter(pk=run.message_id).first()
+    if message is None:
+        return
+    elapsed = (timezone.now() - run.started_at).total_seconds() if run.started_at else None
+    message.trace = [
+        *message.trace,
+        {
+            "stage": "execute",
+            "action": run.action_name,
+            "where": "worker",
+            "result": status,
+            "attempts": run.attempts,
+            "ms": round(elapsed * 1000, 1) if elapsed is not None else None,
+        },
+    ]
+    message.save(update_fields=["trace"])
 
 
 def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:

@@ -189,3 +189,19 @@ def test_runs_are_created_pending_and_enqueued_only_on_commit(django_capture_on_
     created.refresh_from_db()
     assert created.status == ActionRun.Status.PENDING
     assert created.enqueued_at is not None
+
+
+def test_a_finished_run_adds_where_and_how_long_to_its_messages_trace():
+    run = ActionRunFactory(action__config={"text": "Hi"})
+
+    services.action_run_execute(run_id=run.pk)
+
+    step = Message.objects.get(pk=run.message_id).trace[-1]
+    assert {key: step[key] for key in ("stage", "action", "where", "result", "attempts")} == {
+        "stage": "execute",
+        "action": run.action_name,
+        "where": "worker",
+        "result": "succeeded",
+        "attempts": 1,
+    }
+    assert step["ms"] >= 0
