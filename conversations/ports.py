@@ -1,9 +1,11 @@
 """The database-backed ports a worker hands to actions (tests hand in-memory ones)."""
 
+import threading
 import time
 from typing import Any
 
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import Q
 
 from conversations.engine.messages import ParticipantInfo
@@ -72,3 +74,50 @@ class CountersFromCache:
         except ValueError:  # expired between add and incr: this is the window's first hit
             cache.set(window_key, 1, timeout=window_seconds + 1)
             return 1
+
+
+# Refill, take one token if there is one, store; in one step inside Redis so that every
+# process shares the bucket. Redis's own clock keeps the processes' clocks out of it.
+TAKE_FROM_BUCKET_LUA = """
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_second * 1000) + 1000)
+return allowed
+"""
+
+
+class TokenBucketsInCache:
+    """Token buckets in Redis (atomic, shared by all processes) or, in the embedded run's
+    process-local cache, under a lock."""
+
+    _lock = threading.Lock()
+
+    def take(self, key: str, *, capacity: int, per_second: float) -> bool:
+        full_key = cache.make_key(f"bucket:{key}")
+        redis_client = getattr(getattr(cache, "_cache", None), "get_client", None)
+        if isinstance(cache, RedisCache) and redis_client is not None:
+            client = redis_client(full_key, write=True)
+            return bool(client.eval(TAKE_FROM_BUCKET_LUA, 1, full_key, capacity, per_second))
+        with self._lock:
+            now = time.monotonic()
+            tokens, at = cache.get(full_key, (float(capacity), now))
+            tokens = min(capacity, tokens + max(0.0, now - at) * per_second)
+            allowed = tokens >= 1
+            cache.set(
+                full_key,
+                (tokens - 1 if allowed else tokens, now),
+                timeout=int(capacity / per_second) + 1,
+            )
+            return allowed

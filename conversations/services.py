@@ -22,7 +22,7 @@ from conversations.engine.pipeline import message_process
 from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
-from conversations.ports import CountersFromCache
+from conversations.ports import CountersFromCache, TokenBucketsInCache
 from conversations.selectors import (
     bot_snapshot_get,
     message_outbound,
@@ -116,6 +116,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
         args_type_for=_args_type_for,
         pending=pending_call_get(room=room, participant=participant),
         counters=CountersFromCache(),
+        buckets=TokenBucketsInCache(),
     )
     expires_at = (
         timezone.now() + timedelta(seconds=outcome.retention_seconds)

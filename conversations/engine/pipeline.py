@@ -18,7 +18,12 @@ from conversations.engine.parse import (
     continuation_parse,
     patterns_parse,
 )
-from conversations.middleware.base import CounterPort, MiddlewareContext, MiddlewareMessage
+from conversations.middleware.base import (
+    CounterPort,
+    MiddlewareContext,
+    MiddlewareMessage,
+    TokenBucketPort,
+)
 from conversations.middleware.registry import middleware_types
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ def message_process(
     args_type_for: ArgsTypeFor,
     pending: PendingCall | None = None,
     counters: CounterPort | None = None,
+    buckets: TokenBucketPort | None = None,
 ) -> Outcome:
     """Decide what to do with one message: which actions to call, what to answer at once.
 
@@ -61,7 +67,9 @@ def message_process(
     message answers it before anything else is tried.
     """
     outcome = Outcome()
-    ctx = MiddlewareContext(bot=bot, room=room, participant=participant, counters=counters)
+    ctx = MiddlewareContext(
+        bot=bot, room=room, participant=participant, counters=counters, buckets=buckets
+    )
     passed = middleware_run(ctx, text, outcome)
     if passed is None:
         outcome.is_dropped = True

@@ -25,12 +25,21 @@ class CounterPort(Protocol):
         ...
 
 
+class TokenBucketPort(Protocol):
+    """Token buckets in the shared cache, refilled continuously, for rate limits."""
+
+    def take(self, key: str, *, capacity: int, per_second: float) -> bool:
+        """Take one token from the bucket `key`; False when it is empty."""
+        ...
+
+
 @dataclass(frozen=True)
 class MiddlewareContext:
     bot: BotSnapshot
     room: RoomInfo
     participant: ParticipantInfo
     counters: CounterPort | None = None
+    buckets: TokenBucketPort | None = None
 
 
 class MiddlewareType(Plugin, ABC):

@@ -16,34 +16,39 @@ def _is_over(ctx: MiddlewareContext, key: str, limit: int | None, window_seconds
 
 @middleware_types.register
 class RateLimitMiddleware(MiddlewareType):
-    """Drops messages beyond a number per window, per participant and per room."""
+    """Drops messages beyond a rate per participant and per room (token buckets)."""
 
     key = "rate_limit"
     label = "Rate limit"
-    example_config = {"per_participant": 10, "per_room": 60, "window_seconds": 60}
+    example_config = {"participant_per_minute": 10, "room_per_minute": 60, "burst": 5}
 
     class ConfigForm(forms.Form):
-        per_participant = forms.IntegerField(
-            min_value=1, required=False, help_text="Messages one participant may send per window."
+        participant_per_minute = forms.IntegerField(
+            min_value=1, required=False, help_text="Steady messages per minute per participant."
         )
-        per_room = forms.IntegerField(
-            min_value=1, required=False, help_text="Messages a whole room may send per window."
+        room_per_minute = forms.IntegerField(
+            min_value=1, required=False, help_text="Steady messages per minute per room."
         )
-        window_seconds = forms.IntegerField(min_value=1, max_value=DAY_SECONDS, initial=60)
+        burst = forms.IntegerField(
+            min_value=1,
+            required=False,
+            help_text="Messages allowed at once before the rate applies; empty: a minute's worth.",
+        )
 
     def process(
         self, message: MiddlewareMessage, ctx: MiddlewareContext
     ) -> MiddlewareMessage | None:
-        # Fixed windows counted with atomic increments in the shared cache: a burst may
-        # straddle two windows, which is the price of needing no locks across processes.
-        window = self.config.get("window_seconds") or 60
+        if ctx.buckets is None:
+            return message
         bot = ctx.bot.id
-        if _is_over(
-            ctx, f"rate:{bot}:p:{ctx.participant.id}", self.config.get("per_participant"), window
+        for key, per_minute in (
+            (f"rate:{bot}:p:{ctx.participant.id}", self.config.get("participant_per_minute")),
+            (f"rate:{bot}:r:{ctx.room.id}", self.config.get("room_per_minute")),
         ):
-            return None
-        if _is_over(ctx, f"rate:{bot}:r:{ctx.room.id}", self.config.get("per_room"), window):
-            return None
+            if per_minute and not ctx.buckets.take(
+                key, capacity=self.config.get("burst") or per_minute, per_second=per_minute / 60
+            ):
+                return None
         return message
 
 

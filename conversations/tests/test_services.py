@@ -158,9 +158,12 @@ def test_a_cheap_action_queues_behind_a_pending_reply_to_keep_the_order(demo_bot
     ]
 
 
-def test_the_rate_limit_counts_in_the_shared_cache_across_calls(demo_bot):
+def test_the_rate_limit_takes_from_a_bucket_in_the_shared_cache(demo_bot):
     BotMiddleware.objects.create(
-        bot=demo_bot, kind="rate_limit", config={"per_participant": 2}, position=1
+        bot=demo_bot,
+        kind="rate_limit",
+        config={"participant_per_minute": 1, "burst": 2},
+        position=1,
     )
 
     receipts = [services.message_receive(inbound=inbound("!ping")) for _ in range(3)]

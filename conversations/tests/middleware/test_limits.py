@@ -18,11 +18,26 @@ class CountersInMemory:
         return self.counts[key]
 
 
+class BucketsInMemory:
+    """Buckets that never refill during a test: exactly `capacity` messages pass."""
+
+    def __init__(self) -> None:
+        self.taken: Counter[str] = Counter()
+        self.asked: list[tuple[str, int, float]] = []
+
+    def take(self, key: str, *, capacity: int, per_second: float) -> bool:
+        self.asked.append((key, capacity, per_second))
+        if self.taken[key] >= capacity:
+            return False
+        self.taken[key] += 1
+        return True
+
+
 def bot_with(kind: str, **config):
     return snapshots.bot(middleware=(MiddlewareSnapshot(kind=kind, config=config),))
 
 
-def send(bot, counters, participant=snapshots.VISITOR, text="!twice"):
+def send(bot, counters=None, participant=snapshots.VISITOR, text="!twice", buckets=None):
     return message_process(
         bot,
         snapshots.GROUP_ROOM,
@@ -30,24 +45,26 @@ def send(bot, counters, participant=snapshots.VISITOR, text="!twice"):
         text,
         args_type_for=snapshots.args_type_for,
         counters=counters,
+        buckets=buckets,
     )
 
 
-def test_a_participant_past_the_limit_is_dropped_others_are_not():
-    bot, counters = bot_with("rate_limit", per_participant=2, window_seconds=60), CountersInMemory()
+def test_a_participant_past_the_burst_is_dropped_others_are_not():
+    bot, buckets = bot_with("rate_limit", participant_per_minute=30, burst=2), BucketsInMemory()
     other = ParticipantInfo(id=9, name="Bob", trust_level=0)
 
-    results = [send(bot, counters).is_dropped for _ in range(3)]
+    results = [send(bot, buckets=buckets).is_dropped for _ in range(3)]
 
     assert results == [False, False, True]
-    assert not send(bot, counters, participant=other).is_dropped
+    assert not send(bot, buckets=buckets, participant=other).is_dropped
+    assert buckets.asked[0] == (f"rate:{bot.id}:p:{snapshots.VISITOR.id}", 2, 0.5)
 
 
 def test_a_busy_room_is_limited_as_a_whole():
-    bot, counters = bot_with("rate_limit", per_room=3), CountersInMemory()
+    bot, buckets = bot_with("rate_limit", room_per_minute=3), BucketsInMemory()
     people = [ParticipantInfo(id=n, name=f"p{n}", trust_level=0) for n in range(4)]
 
-    assert [send(bot, counters, participant=p).is_dropped for p in people] == [
+    assert [send(bot, buckets=buckets, participant=p).is_dropped for p in people] == [
         False,
         False,
         False,
@@ -71,7 +88,11 @@ def test_retention_marks_how_long_the_message_is_kept():
 
 @pytest.mark.parametrize(
     ("kind", "config"),
-    [("rate_limit", {"per_participant": 0}), ("usage_cap", {}), ("retention", {"days": 0})],
+    [
+        ("rate_limit", {"participant_per_minute": 0}),
+        ("usage_cap", {}),
+        ("retention", {"days": 0}),
+    ],
 )
 def test_bad_configs_are_refused(kind, config):
     with pytest.raises(ValidationError):
