@@ -33,6 +33,7 @@ from conversations.selectors import (
     message_outbound,
     participant_info,
     room_info,
+    room_is_busy,
 )
 from publishers.ports import SubscriptionsFromDatabase
 from publishers.selectors import PostsFromDatabase
@@ -199,8 +200,14 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     outbound = [message_outbound(reply) for reply in replies]
     for message in outbound:
         realtime.message_broadcast(message)
+    _typing_stop_if_idle(run.room_id)
     logger.info("action run %s: %s, %d replies", run.pk, status, len(outbound))
     return outbound
+
+
+def _typing_stop_if_idle(room_id: int) -> None:
+    if not room_is_busy(room_id=room_id):
+        realtime.typing_broadcast(room_id, is_typing=False)
 
 
 def _trace_append(run: ActionRun, status: str) -> None:
@@ -290,6 +297,7 @@ def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
         )
     outbound = message_outbound(reply)
     realtime.message_broadcast(outbound)
+    _typing_stop_if_idle(leader.room_id)
     logger.info("batch of run %s: %d runs, %d distinct calls", leader.pk, len(members), len(groups))
     return [outbound]
 

@@ -301,6 +301,16 @@ HTTP_ALLOWED_HOSTS = env.list("HTTP_ALLOWED_HOSTS", default=[])
 # ---------------------------------------------------------------------------------------------
 CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)
 CHAT_HISTORY_LIMIT = env.int("CHAT_HISTORY_LIMIT", default=50)
+CHAT_CATCHUP_LIMIT = env.int("CHAT_CATCHUP_LIMIT", default=500)
+# Larger WebSocket frames close the socket with 1009. daphne enforces it while reading
+# (runembedded passes this setting; run production daphne with --websocket-max-message-size).
+CHAT_FRAME_MAX_BYTES = env.int("CHAT_FRAME_MAX_BYTES", default=64 * 1024)
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = CHAT_FRAME_MAX_BYTES
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = CHAT_FRAME_MAX_BYTES
+# Per socket: frames allowed at once, and refilled per second, before "rate_limited".
+CHAT_FLOOD_BURST = env.int("CHAT_FLOOD_BURST", default=10)
+CHAT_FLOOD_PER_SECOND = env.float("CHAT_FLOOD_PER_SECOND", default=1.0)
+CHAT_VISITOR_MAX_AGE_SECONDS = env.int("CHAT_VISITOR_MAX_AGE_SECONDS", default=180 * 86_400)
 
 # ---------------------------------------------------------------------------------------------
 # Logging

@@ -30,6 +30,7 @@ class BotAdmin(admin.ModelAdmin):
             {"fields": ["command_prefix", "names", "default_mood", "fallback_text"]},
         ),
         ("Replies", {"fields": ["batch_window_ms", "pending_timeout_seconds"]}),
+        ("Web chat", {"fields": ["allowed_origins"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 

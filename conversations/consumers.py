@@ -1,15 +1,21 @@
-"""The web chat socket: a thin edge over the web chat connector and the services."""
+"""The web chat socket: a thin edge over the web chat connector and the services.
+
+Protocol (docs/websocket-protocol.md): the client says `hello` (its visitor token and the
+last message id it saw), the server answers `welcome`, then what the client missed, then
+live `message`, `ack`, `typing` and `error` frames.
+"""
 
 import hashlib
 import json
 import logging
-import uuid
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
-from conversations import realtime, selectors, services
+from conversations import identity, realtime, selectors, services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
 from conversations.engine.messages import OutboundMessage
@@ -17,39 +23,72 @@ from conversations.exceptions import BotNotFound
 
 logger = logging.getLogger(__name__)
 
-CLOSE_BOT_NOT_FOUND = 4404
 CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_TOO_BIG = 1009
+CLOSE_BOT_NOT_FOUND = 4404
+CLOSE_FLOODING = 4429
+#: Refused frames tolerated after the first "rate_limited" error before the socket closes.
+FLOOD_REFUSALS_BEFORE_CLOSE = 20
 
 
-def chat_identity(scope: dict[str, Any], bot_slug: str) -> ConnectorIdentity:
-    """Who is on this socket: the logged-in user, else the visitor's session, else a stranger.
+class FloodGuard:
+    """A token bucket for one socket: bursts pass, a sustained flood is refused."""
 
-    Every web chat participant gets a one-to-one room with the bot.
+    def __init__(self, burst: int, per_second: float) -> None:
+        self.capacity, self.per_second = burst, per_second
+        self.tokens, self.at = float(burst), time.monotonic()
+        self.refusals = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.refusals += 1
+        return False
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def chat_identity(
+    scope: dict[str, Any], bot_slug: str, visitor_token: object = None
+) -> tuple[ConnectorIdentity, str | None]:
+    """Who is on this socket, and the visitor token to hand back (None for known users).
+
+    A logged-in user is themselves. An anonymous visitor is the one their signed token
+    names (from `hello`, else the chat page's cookie); without a valid one they become a
+    new visitor with a new token. Every web chat participant has a one-to-one room.
     """
     user = scope.get("user")
     if user is not None and user.is_authenticated:
-        external_id = f"user:{user.pk}"
-        return ConnectorIdentity(
+        external_id, name, token, user_id = f"user:{user.pk}", user.get_username(), None, user.pk
+    else:
+        cookie = scope.get("cookies", {}).get(identity.COOKIE_NAME)
+        visitor = identity.visitor_token_read(visitor_token) or identity.visitor_token_read(cookie)
+        if visitor is not None:
+            token = visitor_token if identity.visitor_token_read(visitor_token) else cookie
+        else:
+            visitor, token = identity.visitor_token_issue()
+        # Only a digest is stored, so the participants table holds no usable credential.
+        external_id = f"visitor:{hashlib.sha256(visitor.encode()).hexdigest()[:32]}"
+        name, user_id = "Visitor", None
+    return (
+        ConnectorIdentity(
             bot_slug=bot_slug,
             room_external_id=external_id,
             participant_external_id=external_id,
-            participant_name=user.get_username(),
+            participant_name=name,
             is_direct=True,
-            user_id=user.pk,
-        )
-    session = scope.get("session")
-    session_key = getattr(session, "session_key", None)
-    # The session key is a credential: only its digest is stored.
-    visitor = (
-        hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else uuid.uuid4().hex
-    )
-    external_id = f"visitor:{visitor}"
-    return ConnectorIdentity(
-        bot_slug=bot_slug,
-        room_external_id=external_id,
-        participant_external_id=external_id,
-        participant_name="Visitor",
-        is_direct=True,
+            user_id=user_id,
+        ),
+        token,
     )
 
 
@@ -58,21 +97,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.room_group: str | None = None
-        self.identity = chat_identity(self.scope, self.scope["url_route"]["kwargs"]["bot_slug"])
-        await self.accept()
-        try:
-            room = await database_sync_to_async(services.chat_room_open)(
-                identity=self.identity, connector=self.connector.key
-            )
-        except BotNotFound as error:
-            await self._error(error.code, error.detail)
-            await self.close(code=CLOSE_BOT_NOT_FOUND)
+        self.identity: ConnectorIdentity | None = None
+        self.bot_slug = self.scope["url_route"]["kwargs"]["bot_slug"]
+        self.flood = FloodGuard(settings.CHAT_FLOOD_BURST, settings.CHAT_FLOOD_PER_SECOND)
+        origin = _header(self.scope, b"origin")
+        is_allowed = await database_sync_to_async(services.chat_origin_allowed)(
+            bot_slug=self.bot_slug, origin=origin
+        )
+        if not is_allowed:
+            logger.info("chat socket for %s refused for origin %r", self.bot_slug, origin)
+            await self.close()  # before accept: the handshake is refused with 403
             return
-        self.room_group = realtime.room_group(room.pk)
-        await self.channel_layer.group_add(self.room_group, self.channel_name)
-        history = await database_sync_to_async(selectors.messages_recent)(room_id=room.pk)
-        for message in history:
-            await self.send_json(self.connector.render(message))
+        await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.room_group:
@@ -82,6 +118,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if text_data is None:
             await self.close(code=CLOSE_UNSUPPORTED_DATA)
             return
+        if len(text_data.encode()) > settings.CHAT_FRAME_MAX_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)  # the server's read limit normally comes first
+            return
+        if not self.flood.allow():
+            if self.flood.refusals > FLOOD_REFUSALS_BEFORE_CLOSE:
+                await self.close(code=CLOSE_FLOODING)
+            elif self.flood.refusals == 1 or self.flood.refusals % 5 == 0:
+                await self._error("rate_limited", "Too many messages; slow down.")
+            return
         try:
             content = json.loads(text_data)
         except ValueError:
@@ -90,7 +135,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "hello":
+            await self._hello(content)
+            return
         if self.room_group is None:
+            await self._hello({})  # a client that does not greet gets the defaults
+        if self.room_group is None or self.identity is None:
             return
         try:
             inbound = self.connector.parse(content, self.identity)
@@ -111,9 +161,49 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         for message in (receipt.message, *receipt.replies):
             await realtime.message_broadcast_async(message)
+        if receipt.is_bot_working:
+            await realtime.typing_broadcast_async(receipt.message.room_id, is_typing=True)
+
+    async def _hello(self, content: dict[str, Any]) -> None:
+        if self.room_group is not None:
+            await self._error("already_greeted", "This socket has said hello already.")
+            return
+        last_id = content.get("last_id")
+        if last_id is not None and (not isinstance(last_id, int) or isinstance(last_id, bool)):
+            await self._error("invalid_last_id", "'last_id' must be a message id (integer).")
+            return
+        self.identity, token = chat_identity(self.scope, self.bot_slug, content.get("visitor"))
+        try:
+            room = await database_sync_to_async(services.chat_room_open)(
+                identity=self.identity, connector=self.connector.key
+            )
+        except BotNotFound as error:
+            await self._error(error.code, error.detail)
+            await self.close(code=CLOSE_BOT_NOT_FOUND)
+            return
+        self.room_group = realtime.room_group(room.pk)
+        await self.channel_layer.group_add(self.room_group, self.channel_name)
+        await self.send_json(
+            {
+                "type": "welcome",
+                "room": room.pk,
+                "participant": {"name": self.identity.participant_name},
+                "visitor": token,
+            }
+        )
+        missed = await database_sync_to_async(selectors.messages_recent)(
+            room_id=room.pk, after_id=last_id
+        )
+        for message in missed:
+            await self.send_json(self.connector.render(message))
+        if await database_sync_to_async(selectors.room_is_busy)(room_id=room.pk):
+            await self.send_json({"type": "typing", "is_typing": True})
 
     async def message_created(self, event: dict[str, Any]) -> None:
         await self.send_json(self.connector.render(OutboundMessage(**event["message"])))
+
+    async def room_typing(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "typing", "is_typing": event["is_typing"]})
 
     async def _error(self, code: str, detail: str) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail})

@@ -1,3 +1,4 @@
+import re
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from conversations.middleware.registry import middleware_type_choices, middlewar
 TRUST_LEVEL_CHOICES = [(level.value, level.name.title()) for level in TrustLevel]
 
 mood_validator = RegexValidator(MOOD_PATTERN, "A mood is a lowercase word.")
+ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
 
 
 class Bot(models.Model):
@@ -43,6 +45,10 @@ class Bot(models.Model):
         help_text="Reply when nothing matched in a room where the bot was addressed. "
         "Empty: a hint to use the help command.",
     )
+    allowed_origins = StringListField(
+        help_text="Sites that may embed the chat widget, comma-separated "
+        "(https://shop.example.com). The site's own host is always allowed.",
+    )
     is_enabled = models.BooleanField("enabled", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -57,6 +63,13 @@ class Bot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        bad = [origin for origin in self.allowed_origins if not ORIGIN.match(origin)]
+        if bad:
+            raise ValidationError(
+                {"allowed_origins": f"Write origins as scheme://host[:port]: {', '.join(bad)}"}
+            )
 
 
 class BotMiddleware(models.Model):

@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 #: Event type of a stored message pushed to a room; consumers handle it in `message_created`.
 MESSAGE_CREATED = "message.created"
+#: The bot started or stopped working on a room's queued calls; handled in `room_typing`.
+ROOM_TYPING = "room.typing"
 
 
 def room_group(room_id: int) -> str:
@@ -39,3 +41,17 @@ async def message_broadcast_async(message: OutboundMessage) -> None:
 def message_broadcast(message: OutboundMessage) -> None:
     """From sync code (services, Celery workers): push a stored message to its room."""
     async_to_sync(message_broadcast_async)(message)
+
+
+async def typing_broadcast_async(room_id: int, *, is_typing: bool) -> None:
+    try:
+        await get_channel_layer().group_send(
+            room_group(room_id), {"type": ROOM_TYPING, "is_typing": is_typing}
+        )
+    except Exception:
+        logger.exception("typing broadcast to room %s failed", room_id)
+
+
+def typing_broadcast(room_id: int, *, is_typing: bool) -> None:
+    """From sync code: tell the room's sockets whether the bot is working for it."""
+    async_to_sync(typing_broadcast_async)(room_id, is_typing=is_typing)

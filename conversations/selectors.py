@@ -1,8 +1,10 @@
 """Read-only queries of the conversations app."""
 
 import time
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from actions.registry import action_types
@@ -22,6 +24,8 @@ from conversations.memory import MemoryScope, memory_keys_with_prefix
 from conversations.models import Bot, Message, Participant, Room
 
 REPLY_POLL_SECONDS = 0.05
+#: Calls due within this count as "being worked on" (a batching window is at most 60 s).
+BUSY_HORIZON_SECONDS = 60
 
 
 def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
@@ -151,9 +155,20 @@ def replies_wait(*, message_id: int, timeout_seconds: float) -> tuple[list[Outbo
 
 
 def messages_recent(*, room_id: int, after_id: int | None = None) -> list[OutboundMessage]:
-    """The newest messages of a room (after `after_id` when given), oldest first."""
+    """What a socket is sent on connect, oldest first: the room's recent history, or,
+    after `after_id`, everything it missed (up to `CHAT_CATCHUP_LIMIT`)."""
     queryset = Message.objects.filter(room_id=room_id).select_related("participant", "room__bot")
     if after_id is not None:
-        queryset = queryset.filter(id__gt=after_id)
+        missed = queryset.filter(id__gt=after_id).order_by("id")[: settings.CHAT_CATCHUP_LIMIT]
+        return [message_outbound(message) for message in missed]
     newest = list(queryset.order_by("-id")[: settings.CHAT_HISTORY_LIMIT])
     return [message_outbound(message) for message in reversed(newest)]
+
+
+def room_is_busy(*, room_id: int) -> bool:
+    """Whether the bot is working on calls of the room that are due (not later ones)."""
+    return ActionRun.objects.filter(
+        room_id=room_id,
+        status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING],
+        run_after__lte=timezone.now() + timedelta(seconds=BUSY_HORIZON_SECONDS),
+    ).exists()

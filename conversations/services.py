@@ -3,8 +3,11 @@
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http.request import validate_host
 from django.utils import timezone
 
 from actions.base import ActionContext
@@ -41,6 +44,8 @@ class MessageReceipt:
     replies: list[OutboundMessage] = field(default_factory=list)
     queued_runs: int = 0
     is_duplicate: bool = False
+    #: Some queued call is due now (not "in 20 minutes"): the bot is working on an answer.
+    is_bot_working: bool = False
 
 
 def bot_get_enabled(*, slug: str) -> Bot:
@@ -189,6 +194,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
         message=message_outbound(message),
         replies=[message_outbound(reply) for reply in replies],
         queued_runs=len(runs),
+        is_bot_working=any(not call.delay_seconds for call in queued),
     )
 
 
@@ -238,6 +244,20 @@ def memory_entries_purge() -> int:
     """Delete expired memory entries; returns how many went."""
     deleted, _ = MemoryEntry.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
+
+
+def chat_origin_allowed(*, bot_slug: str, origin: str | None) -> bool:
+    """May a browser page of `origin` open the bot's chat socket? The site's own hosts may;
+    other sites only if staff listed them on the bot (for the embedded widget)."""
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    if validate_host(parts.hostname, settings.ALLOWED_HOSTS):
+        return True
+    allowed = Bot.objects.filter(slug=bot_slug).values_list("allowed_origins", flat=True).first()
+    return origin.rstrip("/") in (allowed or [])
 
 
 def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:

@@ -1,4 +1,3 @@
-import asyncio
 import uuid
 
 import pytest
@@ -10,17 +9,33 @@ from actions.models import ActionRun
 from actions.services import action_run_execute
 from botsite.asgi import application
 from botsite.demo import demo_install
+from conversations import identity
+from conversations.models import Bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 
-async def connect(path: str = "/ws/chat/demo/", headers=(ORIGIN,)) -> WebsocketCommunicator:
+async def connect(path="/ws/chat/demo/", headers=(ORIGIN,)) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(application, path, headers=list(headers))
     connected, _ = await communicator.connect()
     assert connected
     return communicator
+
+
+async def greet(chat: WebsocketCommunicator, **hello) -> dict:
+    await chat.send_json_to({"type": "hello", **hello})
+    welcome = await chat.receive_json_from()
+    assert welcome["type"] == "welcome", welcome
+    return welcome
+
+
+async def frames_until_quiet(chat: WebsocketCommunicator) -> list[dict]:
+    frames = []
+    while not await chat.receive_nothing(timeout=0.2):
+        frames.append(await chat.receive_json_from())
+    return frames
 
 
 @pytest.fixture
@@ -38,50 +53,110 @@ async def run_pending_actions() -> None:
     await database_sync_to_async(execute_all)()
 
 
-async def test_help_is_acknowledged_echoed_and_answered_by_the_worker(demo):
+async def test_help_is_acknowledged_echoed_shown_as_worked_on_and_answered(demo):
     chat = await connect()
+    welcome = await greet(chat)
     client_id = str(uuid.uuid4())
 
     await chat.send_json_to({"type": "message", "text": "!help", "client_id": client_id})
 
-    ack = await chat.receive_json_from()
-    echo = await chat.receive_json_from()
+    ack, echo, typing = [await chat.receive_json_from() for _ in range(3)]
     assert ack == {"type": "ack", "client_id": client_id, "id": echo["id"]}
     assert echo["sender"] == {"kind": "participant", "name": "Visitor"}
-    assert echo["text"] == "!help"
+    assert typing == {"type": "typing", "is_typing": True}
+    assert identity.visitor_token_read(welcome["visitor"])
 
     await run_pending_actions()
-    reply = await chat.receive_json_from(timeout=5)
+    reply, stopped = await chat.receive_json_from(timeout=5), await chat.receive_json_from()
     assert reply["sender"] == {"kind": "bot", "name": "Demo bot"}
     assert "!ping — Answers pong." in reply["text"]
+    assert stopped == {"type": "typing", "is_typing": False}
     await chat.disconnect()
+
+
+async def test_a_visitor_token_brings_back_the_same_room_and_what_was_missed(demo):
+    first = await connect()
+    token = (await greet(first))["visitor"]
+    await first.send_json_to({"type": "message", "text": "!ping"})
+    seen = await frames_until_quiet(first)
+    await first.disconnect()
+    last_seen = seen[0]["id"]  # the client saw its own message, then dropped
+
+    again = await connect()
+    welcome = await greet(again, visitor=token, last_id=last_seen)
+    missed = await frames_until_quiet(again)
+
+    assert welcome["visitor"] == token
+    assert [frame["text"] for frame in missed] == ["pong"]
+    stranger = await connect()
+    await greet(stranger)
+    assert await frames_until_quiet(stranger) == [], "a new visitor has an empty room"
+
+
+async def test_the_chat_pages_cookie_identifies_a_visitor_who_sends_no_token(demo):
+    _, token = identity.visitor_token_issue()
+    cookie = (b"cookie", f"{identity.COOKIE_NAME}={token}".encode())
+    chat = await connect(headers=(ORIGIN, cookie))
+
+    welcome = await greet(chat)
+
+    assert welcome["visitor"] == token
+
+
+async def test_a_forged_or_expired_token_makes_a_new_visitor(demo, settings):
+    chat = await connect()
+    welcome = await greet(chat, visitor="not-a-signed-token")
+    assert welcome["visitor"] != "not-a-signed-token"
+
+    settings.CHAT_VISITOR_MAX_AGE_SECONDS = -1
+    assert identity.visitor_token_read(welcome["visitor"]) is None
 
 
 async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(demo):
     chat = await connect()
+    await greet(chat)
 
-    await chat.send_to(text_data="{not json")
-    assert (await chat.receive_json_from())["code"] == "invalid_json"
-    await chat.send_json_to({"type": "shout", "text": "x"})
-    assert (await chat.receive_json_from())["code"] == "unknown_type"
-    await chat.send_json_to({"type": "message", "text": ""})
-    assert (await chat.receive_json_from())["code"] == "invalid_text"
-    await chat.send_json_to({"type": "message", "text": "!ping", "client_id": "nope"})
-    assert (await chat.receive_json_from())["code"] == "invalid_client_id"
+    for frame, code in [
+        ("{not json", "invalid_json"),
+        ('{"type": "shout", "text": "x"}', "unknown_type"),
+        ('{"type": "message", "text": ""}', "invalid_text"),
+        ('{"type": "message", "text": "!ping", "client_id": "nope"}', "invalid_client_id"),
+        ('{"type": "hello"}', "already_greeted"),
+        ("[1, 2]", "invalid_frame"),
+    ]:
+        await chat.send_to(text_data=frame)
+        assert (await chat.receive_json_from())["code"] == code
 
     await chat.send_json_to({"type": "message", "text": "!ping"})
     assert (await chat.receive_json_from())["text"] == "!ping"
     await chat.disconnect()
 
 
+async def test_a_bad_last_id_is_refused(demo):
+    chat = await connect()
+
+    await chat.send_json_to({"type": "hello", "last_id": "12"})
+
+    assert (await chat.receive_json_from())["code"] == "invalid_last_id"
+
+
 async def test_text_over_the_limit_is_refused(demo, settings):
     settings.CHAT_MESSAGE_MAX_CHARS = 10
     chat = await connect()
+    await greet(chat)
 
     await chat.send_json_to({"type": "message", "text": "x" * 11})
 
     assert (await chat.receive_json_from())["code"] == "text_too_long"
-    await chat.disconnect()
+
+
+async def test_a_frame_over_the_size_limit_closes_with_1009(demo, settings):
+    settings.CHAT_FRAME_MAX_BYTES = 100
+    chat = await connect()
+
+    await chat.send_to(text_data="x" * 101)
+
+    assert await chat.receive_output() == {"type": "websocket.close", "code": 1009}
 
 
 async def test_binary_frames_close_the_socket_with_1003(demo):
@@ -92,15 +167,41 @@ async def test_binary_frames_close_the_socket_with_1003(demo):
     assert await chat.receive_output() == {"type": "websocket.close", "code": 1003}
 
 
+async def test_a_flood_is_refused_with_an_error_then_closed(demo, settings):
+    settings.CHAT_FLOOD_BURST = 3
+    settings.CHAT_FLOOD_PER_SECOND = 0.001
+    chat = await connect()
+    await greet(chat)  # the hello takes one token
+
+    for _ in range(2):
+        await chat.send_json_to({"type": "message", "text": "!ping"})
+    await frames_until_quiet(chat)
+    await chat.send_json_to({"type": "message", "text": "!ping"})
+    assert (await chat.receive_json_from())["code"] == "rate_limited"
+    for _ in range(25):
+        await chat.send_json_to({"type": "message", "text": "!ping"})
+
+    outputs = []
+    while (output := await chat.receive_output())["type"] != "websocket.close":
+        outputs.append(output)
+    assert output["code"] == 4429
+    stored = await database_sync_to_async(ActionRun.objects.count)()
+    assert stored == 0
+
+
 async def test_an_unknown_bot_gets_an_error_and_close_code_4404(db):
     chat = await connect("/ws/chat/nobody/")
+
+    await chat.send_json_to({"type": "hello"})
 
     assert (await chat.receive_json_from())["code"] == "bot_not_found"
     assert await chat.receive_output() == {"type": "websocket.close", "code": 4404}
 
 
 @pytest.mark.parametrize(
-    "headers", [(), ((b"origin", b"https://evil.example"),)], ids=["no origin", "foreign"]
+    "headers",
+    [(), ((b"origin", b"https://evil.example"),), ((b"origin", b"null"),)],
+    ids=["no origin", "foreign", "null"],
 )
 async def test_sockets_from_foreign_or_missing_origins_are_refused(demo, headers):
     communicator = WebsocketCommunicator(application, "/ws/chat/demo/", headers=list(headers))
@@ -108,6 +209,19 @@ async def test_sockets_from_foreign_or_missing_origins_are_refused(demo, headers
     connected, _ = await communicator.connect()
 
     assert not connected
+
+
+async def test_a_site_staff_allow_may_open_the_bots_socket(demo):
+    await database_sync_to_async(Bot.objects.filter(slug="demo").update)(
+        allowed_origins=["https://shop.example.com"]
+    )
+    shop = (b"origin", b"https://shop.example.com")
+
+    assert await connect(headers=(shop,))
+    elsewhere = WebsocketCommunicator(
+        application, "/ws/chat/demo/", headers=[(b"origin", b"https://shop.example.org")]
+    )
+    assert not (await elsewhere.connect())[0]
 
 
 async def session_cookie_for(user) -> tuple[bytes, bytes]:
@@ -121,21 +235,26 @@ async def test_replies_reach_every_socket_of_the_room_and_only_that_room(demo, d
     user = await database_sync_to_async(django_user_model.objects.create_user)("ada", password="x")
     cookie = await session_cookie_for(user)
     other = await connect()  # an anonymous visitor: a room of their own
+    await greet(other)
     sockets = [await connect(headers=(ORIGIN, cookie)) for _ in range(2)]
+    for socket in sockets:
+        assert (await greet(socket))["visitor"] is None, "users need no visitor token"
 
-    await sockets[0].send_json_to({"type": "message", "text": "!ping"})
+    await sockets[0].send_json_to({"type": "message", "text": "!latest-post"})
     for communicator in sockets:
-        assert (await communicator.receive_json_from())["text"] == "!ping"
+        assert (await communicator.receive_json_from())["text"] == "!latest-post"
+        assert (await communicator.receive_json_from())["type"] == "typing"
     await run_pending_actions()
     for communicator in sockets:
-        assert (await communicator.receive_json_from(timeout=5))["text"] == "pong"
-    assert await other.receive_nothing(timeout=0.3)
+        frame = await communicator.receive_json_from(timeout=5)
+        assert frame["text"] == "• Schedules that survive restarts"
+    assert await frames_until_quiet(other) == []
 
-    # A new socket of the same user sees both messages as history, in order.
     late = await connect(headers=(ORIGIN, cookie))
-    history = [await late.receive_json_from(), await late.receive_json_from()]
-    assert [frame["text"] for frame in history] == ["!ping", "pong"]
+    await greet(late)
+    history = [frame for frame in await frames_until_quiet(late) if frame["type"] == "message"]
+    assert [frame["text"] for frame in history] == [
+        "!latest-post",
+        "• Schedules that survive restarts",
+    ]
     assert history[0]["sender"] == {"kind": "participant", "name": "ada"}
-    for communicator in [*sockets, other, late]:
-        await communicator.disconnect()
-    await asyncio.sleep(0)
