@@ -1,48 +1,117 @@
-// The first cut of the web chat page: connect, show history and new messages, send.
+// The web chat: one socket per page, the protocol of docs/websocket-protocol.md.
+// Nothing the server sends is ever shown as HTML except bot HTML, which the server has
+// sanitised; participants' text is always text.
 (function () {
   "use strict";
   var script = document.currentScript;
   var bot = script.dataset.bot;
+  var botName = script.dataset.name || "The bot";
   var log = document.getElementById("log");
   var status = document.getElementById("status");
+  var typing = document.getElementById("typing");
   var form = document.getElementById("send");
   var input = document.getElementById("text");
+  var storageKey = "botsite:" + bot + ":visitor";
   var seen = new Set();
-  var socket;
+  var unsent = []; // frames typed while offline; resent with the same client_id
+  var lastId = null;
+  var attempt = 0;
+  var socket = null;
 
-  function show(kind, text) {
+  function stored() {
+    try { return window.localStorage.getItem(storageKey); } catch (e) { return null; }
+  }
+  function store(token) {
+    try { if (token) { window.localStorage.setItem(storageKey, token); } } catch (e) { /* private mode */ }
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
+      return (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16);
+    });
+  }
+
+  function show(frame) {
+    if (seen.has(frame.id)) { return; }
+    seen.add(frame.id);
+    lastId = Math.max(lastId || 0, frame.id);
     var item = document.createElement("li");
-    item.className = kind;
-    item.textContent = text; // always text: never interpret what arrives as HTML
+    item.className = frame.sender.kind;
+    item.dataset.id = frame.id;
+    var who = document.createElement("span");
+    who.className = "visually-hidden";
+    who.textContent = frame.sender.name + ": ";
+    item.appendChild(who);
+    var body = document.createElement("span");
+    if (frame.sender.kind === "bot" && frame.html) {
+      body.innerHTML = frame.html; // sanitised by the server (nh3)
+    } else {
+      body.textContent = frame.text;
+    }
+    item.appendChild(body);
     log.appendChild(item);
-    item.scrollIntoView({ block: "end" });
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function showError(detail) {
+    var item = document.createElement("li");
+    item.className = "error";
+    item.textContent = detail;
+    log.appendChild(item);
+  }
+
+  function setOnline(isOnline) {
+    status.textContent = isOnline ? "Connected" : "Offline — reconnecting…";
+    status.classList.toggle("offline", !isOnline);
   }
 
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/ws/chat/" + encodeURIComponent(bot) + "/");
-    socket.onopen = function () { status.textContent = "Connected"; };
-    socket.onclose = function () {
-      status.textContent = "Offline, reconnecting…";
-      setTimeout(connect, 1000 + Math.random() * 2000);
+    socket.onopen = function () {
+      socket.send(JSON.stringify({ type: "hello", visitor: stored(), last_id: lastId }));
     };
     socket.onmessage = function (event) {
       var frame = JSON.parse(event.data);
-      if (frame.type === "message" && !seen.has(frame.id)) {
-        seen.add(frame.id);
-        show(frame.sender.kind, frame.text);
+      if (frame.type === "welcome") {
+        attempt = 0;
+        store(frame.visitor);
+        setOnline(true);
+        unsent.splice(0).forEach(function (queued) { send(queued); });
+      } else if (frame.type === "message") {
+        show(frame);
+      } else if (frame.type === "typing") {
+        typing.textContent = frame.is_typing ? botName + " is typing…" : "";
       } else if (frame.type === "error") {
-        show("error", frame.detail);
+        showError(frame.detail);
       }
     };
+    socket.onclose = function (event) {
+      setOnline(false);
+      typing.textContent = "";
+      if (event.code === 4404) { status.textContent = "This bot is not available."; return; }
+      // Exponential backoff with full jitter, so a restarted server is not stampeded.
+      var delay = Math.random() * Math.min(15000, 500 * Math.pow(2, attempt));
+      attempt += 1;
+      setTimeout(connect, delay);
+    };
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+    } else {
+      unsent.push(frame);
+    }
   }
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
-    if (!text || !socket || socket.readyState !== WebSocket.OPEN) { return; }
-    socket.send(JSON.stringify({ type: "message", text: text, client_id: crypto.randomUUID() }));
+    if (!text) { return; }
+    send({ type: "message", text: text, client_id: uuid() });
     input.value = "";
+    input.focus();
   });
 
   connect();
