@@ -43,6 +43,7 @@
     who.textContent = frame.sender.name + ": ";
     item.appendChild(who);
     var body = document.createElement("span");
+    body.className = "text";
     if (frame.sender.kind === "bot" && frame.html) {
       body.innerHTML = frame.html; // sanitised by the server (nh3)
     } else {

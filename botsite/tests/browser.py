@@ -1,0 +1,86 @@
+"""The embedded system as a browser sees it: a server on a free port, and Chromium."""
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
+from botsite.tests.subprocess_env import REPO, clean_env, run_manage, run_python
+
+CHROMIUM = os.environ.get("BOTSITE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+# As on this machine kind's notes: no sandbox as root, and none of Chromium's own traffic.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_required() -> None:
+    if shutil.which(CHROMIUM) or Path(CHROMIUM).exists():
+        return
+    reason = f"needs Chromium at {CHROMIUM} (apt-get install chromium); .ci/run installs it"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+class EmbeddedSite:
+    """`make run`'s system on its own data directory, restartable on the same port."""
+
+    def __init__(self, data_dir: Path, logs: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = clean_env(BOTSITE_DATA_DIR=str(data_dir), ACTION_RUN_SWEEP_SECONDS="1")
+        self.logs = logs
+        self.process: Process | None = None
+        self.starts = 0
+        for args in (("migrate", "--noinput", "-v", "0"), ("demo_setup",)):
+            result = run_manage(*args, env=self.env)
+            assert result.returncode == 0, result.stderr
+
+    def start(self) -> None:
+        self.starts += 1
+        self.process = start(
+            f"server-{self.starts}",
+            [sys.executable, "manage.py", "runembedded", "--noreload", f"127.0.0.1:{self.port}"],
+            self.env,
+            self.logs,
+        )
+        wait_until(
+            lambda: http_ok(f"{self.base}/healthz"),
+            timeout=60,
+            what="the embedded server",
+            watch=[self.process],
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def django(self, code: str) -> str:
+        """Run Django code against this site's database; returns what it printed."""
+        result = run_python("import django\ndjango.setup()\n" + code, self.env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+@contextmanager
+def embedded_site(tmp_path: Path) -> Iterator[EmbeddedSite]:
+    site = EmbeddedSite(tmp_path / "data", tmp_path)
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
