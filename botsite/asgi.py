@@ -9,6 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botsite.settings")
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
 
+from daphne.ws_protocol import WebSocketFactory  # noqa: E402
+
+from botsite.websocket_limits import close_oversized_frames_cleanly  # noqa: E402
+
+close_oversized_frames_cleanly(WebSocketFactory)
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -92,6 +92,11 @@ def topology(transactional_db, services_env, tmp_path) -> Iterator[Topology]:
                 "127.0.0.1",
                 "-p",
                 str(port),
+                # As in the Dockerfile: frames over the limit close with 1009 while read.
+                "--websocket-max-message-size",
+                "65536",
+                "--websocket-max-frame-size",
+                "65536",
                 "botsite.asgi:application",
             ],
             services_env,

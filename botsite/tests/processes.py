@@ -126,3 +126,11 @@ def bot_says(text: str) -> Callable[[dict], bool]:
         and frame["sender"]["kind"] == "bot"
         and (text in frame["text"])
     )
+
+
+def read_until_closed(socket_: ClientConnection, *, timeout: float = 10) -> None:
+    """Read frames until the server closes the socket (raises ConnectionClosed) or time is up."""
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        socket_.recv(timeout=remaining)
+    raise AssertionError(f"the server did not close the socket within {timeout}s")

@@ -9,7 +9,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from botsite.tests.browser import (
+from botsite.tests.sites import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,

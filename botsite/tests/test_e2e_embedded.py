@@ -5,6 +5,7 @@ import sys
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from botsite.tests.processes import (
     Process,
@@ -13,10 +14,12 @@ from botsite.tests.processes import (
     free_port,
     http_ok,
     port_is_closed,
+    read_until_closed,
     receive_until,
     start,
     wait_until,
 )
+from botsite.tests.sites import embedded_site
 from botsite.tests.subprocess_env import clean_env, run_manage, run_module, run_python
 
 pytestmark = pytest.mark.e2e
@@ -136,3 +139,13 @@ def test_the_embedded_run_refuses_to_start_when_redis_is_configured(tmp_path):
 
     assert result.returncode != 0
     assert "run daphne, `celery worker` and `celery beat` as separate processes" in result.stderr
+
+
+def test_the_embedded_server_closes_an_oversized_frame_with_1009(tmp_path):
+    with embedded_site(tmp_path) as site, chat_socket(site.port) as chat:
+        chat.send('{"type": "hello"}')
+        chat.send("x" * 100_000)
+        with pytest.raises(ConnectionClosed) as closed:
+            read_until_closed(chat)
+
+    assert closed.value.rcvd.code == 1009

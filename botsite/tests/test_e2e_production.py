@@ -3,13 +3,10 @@ on PostgreSQL and Redis, talked to as a client would."""
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from actions.models import Action, ActionRun
-from botsite.tests.processes import (
-    bot_says,
-    chat_socket,
-    receive_until,
-)
+from botsite.tests.processes import bot_says, chat_socket, read_until_closed, receive_until
 from conversations.models import Room
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -53,3 +50,13 @@ def test_the_rest_endpoint_waits_for_the_workers_reply(topology, django_user_mod
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["replies"][0]["text"] == "• Schedules that survive restarts"
+
+
+def test_daphne_closes_a_socket_that_sends_an_oversized_frame_with_1009(topology):
+    with chat_socket(topology.port) as chat:
+        chat.send('{"type": "hello"}')
+        chat.send("x" * 100_000)
+        with pytest.raises(ConnectionClosed) as closed:
+            read_until_closed(chat)
+
+    assert closed.value.rcvd.code == 1009

@@ -1,4 +1,4 @@
-"""The embedded system as a browser sees it: a server on a free port, and Chromium."""
+"""Real servers for end-to-end tests: the embedded system on its own data, and Chromium."""
 
 import os
 import shutil
