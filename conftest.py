@@ -1,9 +1,22 @@
+"""Fixtures shared by every app's tests, and by the end-to-end tests of the production
+topology (real daphne, Celery worker and beat processes on PostgreSQL and Redis)."""
+
+import os
+import secrets
+import sys
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
-from django.db import connections
+import redis
+from django.db import connection, connections
 
 from botsite.demo import demo_install
+from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
+from botsite.tests.subprocess_env import clean_env
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,3 +40,112 @@ def _cache_of_its_own(settings):
 def demo_bot(db):
     """The demo bot exactly as `make run` installs it."""
     return demo_install()
+
+
+E2E_REDIS_DB = 14  # its own Redis database, flushed first, so no stray task from elsewhere
+
+
+@pytest.fixture
+def services_env():
+    """Environment for the processes: this test's PostgreSQL database and a clean Redis db."""
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        reason = "needs DATABASE_URL (PostgreSQL) and REDIS_URL; CI's second pass sets both"
+        if os.environ.get("BOTSITE_REQUIRE_SERVICES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    if connection.vendor != "postgresql":
+        pytest.fail(f"DATABASE_URL must point at PostgreSQL, not {connection.vendor}")
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    database_url = f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    parts = urlsplit(os.environ["REDIS_URL"])
+    redis_url = urlunsplit(parts._replace(path=f"/{E2E_REDIS_DB}"))
+    try:
+        redis.Redis.from_url(redis_url, socket_timeout=5).flushdb()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {redis_url} cannot be reached: {error}")
+    return clean_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        ACTION_RUN_SWEEP_SECONDS="1",
+        ACTION_RUN_STUCK_SECONDS="2",
+        ACTION_RUN_TIMEOUT_SECONDS="4",
+        HTTP_ALLOWED_HOSTS="127.0.0.1",
+        CELERY_WORKER_HIJACK_ROOT_LOGGER="false",
+    )
+
+
+@dataclass
+class Topology:
+    port: int
+    env: dict[str, str]
+    logs: Path
+    processes: list[Process]
+
+    @property
+    def worker(self) -> Process:
+        return next(p for p in reversed(self.processes) if p.name.startswith("worker"))
+
+    def worker_start(self, name: str = "worker") -> Process:
+        celery = [sys.executable, "-m", "celery", "-A", "botsite"]
+        worker = start(name, [*celery, "worker", "-l", "INFO", "-c", "2"], self.env, self.logs)
+        self.processes.append(worker)
+        wait_until(
+            lambda: "ready." in worker.log(),
+            timeout=60,
+            what=f"the Celery {name} to be ready",
+            watch=[worker],
+        )
+        return worker
+
+
+@pytest.fixture
+def topology(transactional_db, services_env, tmp_path) -> Iterator[Topology]:
+    demo_install()
+    port = free_port()
+    celery = [sys.executable, "-m", "celery", "-A", "botsite"]
+    processes = [
+        start(
+            "daphne",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                # As in the Dockerfile: frames over the limit close with 1009 while read.
+                "--websocket-max-message-size",
+                "65536",
+                "--websocket-max-frame-size",
+                "65536",
+                "botsite.asgi:application",
+            ],
+            services_env,
+            tmp_path,
+        ),
+        start(
+            "beat",
+            [*celery, "beat", "-l", "INFO", "-s", str(tmp_path / "beat")],
+            services_env,
+            tmp_path,
+        ),
+    ]
+    try:
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/readyz"),
+            timeout=60,
+            what="daphne to be ready (database, Redis, broker)",
+            watch=processes,
+        )
+        system = Topology(port=port, env=services_env, logs=tmp_path, processes=processes)
+        system.worker_start()
+        yield system
+    finally:
+        for process in processes:
+            process.stop(timeout=30)

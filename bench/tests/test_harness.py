@@ -1,0 +1,50 @@
+"""A small run of the harness, so it keeps working. It asserts that load was generated and
+answered, never how fast: timings belong in BENCHMARKS.md, not in pass/fail tests."""
+
+import json
+import sys
+
+import pytest
+
+from bench import load
+from botsite.tests.sites import embedded_site
+from botsite.tests.subprocess_env import run
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_load_generator_drives_the_chat_in_each_mode(tmp_path):
+    with embedded_site(tmp_path) as site:
+        chat = [f"ws://127.0.0.1:{site.port}/ws/chat/demo/", "--origin", site.base]
+        closed = load.main([*chat, "--chat", "!ping", "--connections", "2", "--seconds", "1"])
+        rate = load.main(
+            [*chat, "--chat", "!ping", "--mode", "rate", "--rate", "10", "--connections", "2",
+             "--seconds", "1"]
+        )  # fmt: skip
+        pid = str(site.process.popen.pid)
+        idle = load.main(
+            [*chat, "--chat", "", "--mode", "idle", "--connections", "5", "--seconds", "0.5",
+             "--server-pid", pid]
+        )  # fmt: skip
+
+    assert closed["round_trips"] > 0
+    assert closed["errors"] == 0
+    assert rate["round_trips"] == 20
+    assert rate["errors"] == 0
+    assert idle["alive"] == 5
+    assert "kib_per_connection" in idle
+
+
+@pytest.mark.services
+def test_the_runner_serves_baselines_and_product_on_one_daphne(services_env, transactional_db):
+    result = run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--only", "closed loop, 1"],
+        services_env,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    results = [json.loads(line) for line in lines]
+    assert [r["url"].split("/ws/")[1] for r in results] == ["bench/group/", "chat/demo/"]
+    assert all(r["round_trips"] > 0 and r["errors"] == 0 for r in results)
