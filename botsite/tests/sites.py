@@ -38,10 +38,10 @@ def chromium_required() -> None:
 class EmbeddedSite:
     """`make run`'s system on its own data directory, restartable on the same port."""
 
-    def __init__(self, data_dir: Path, logs: Path) -> None:
+    def __init__(self, data_dir: Path, logs: Path, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = clean_env(BOTSITE_DATA_DIR=str(data_dir), ACTION_RUN_SWEEP_SECONDS="1")
+        self.env = clean_env(BOTSITE_DATA_DIR=str(data_dir), ACTION_RUN_SWEEP_SECONDS="1", **env)
         self.logs = logs
         self.process: Process | None = None
         self.starts = 0
@@ -77,8 +77,8 @@ class EmbeddedSite:
 
 
 @contextmanager
-def embedded_site(tmp_path: Path) -> Iterator[EmbeddedSite]:
-    site = EmbeddedSite(tmp_path / "data", tmp_path)
+def embedded_site(tmp_path: Path, **env: str) -> Iterator[EmbeddedSite]:
+    site = EmbeddedSite(tmp_path / "data", tmp_path, **env)
     site.start()
     try:
         yield site
