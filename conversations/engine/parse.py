@@ -84,38 +84,21 @@ def command_parse(
         outcome.note("parse", parser="custom_command", word=word)
         outcome.responses.append(Response(text=bot.custom_commands[word]))
         return True
-    if command is None:
-        outcome.note("parse", parser="command", word=word, matched=False)
-        outcome.responses.append(
-            Response(
-                text=f"I don't know {prefix}{word}. Try {prefix}help.",
-                template="unknown_command",
-                values={"command": f"{prefix}{word}"},
-            )
-        )
+    name = f"{prefix}{word}"
+
+    def refuse(reason: str, template: str, text: str) -> bool:
+        outcome.note("parse", parser="command", word=word, refused=reason)
+        outcome.responses.append(Response(text=text, template=template, values={"command": name}))
         return True
+
+    if command is None:
+        return refuse("unknown", "unknown_command", f"I don't know {name}. Try {prefix}help.")
     action = command.action
     if participant.trust_level < action.min_trust:
-        outcome.note("parse", parser="command", word=word, refused="trust")
-        outcome.responses.append(
-            Response(
-                text=f"Sorry, {prefix}{word} needs more trust than you have here.",
-                template="needs_trust",
-                values={"command": f"{prefix}{word}"},
-            )
-        )
-        return True
+        return refuse("trust", "needs_trust", f"Sorry, {name} needs more trust than you have here.")
     args_type = args_type_for(action.kind)
     if args_type is None:
-        outcome.note("parse", parser="command", word=word, refused="unavailable")
-        outcome.responses.append(
-            Response(
-                text=f"Sorry, {prefix}{word} is not available right now.",
-                template="unavailable",
-                values={"command": f"{prefix}{word}"},
-            )
-        )
-        return True
+        return refuse("unavailable", "unavailable", f"Sorry, {name} is not available right now.")
     try:
         arguments = arguments_bind(args_type, command.arguments, rest)
     except MissingArguments as missing:
