@@ -7,6 +7,13 @@ from conversations.connectors.registry import connector_types
 from conversations.middleware.registry import middleware_types
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
 
+TRACE_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        ["parser", "kind", "action", "word", "pattern", "groups", "arguments", "where"]
+    )
+}
+
 
 class BotMiddlewareInline(admin.TabularInline):
     model = BotMiddleware
@@ -119,7 +126,12 @@ class MessageAdmin(admin.ModelAdmin):
             format_html(
                 "<li><strong>{}</strong> {}</li>",
                 step.get("stage", "?"),
-                ", ".join(f"{key}={value}" for key, value in step.items() if key != "stage"),
+                ", ".join(
+                    f"{key}={step[key]}"
+                    # PostgreSQL's jsonb does not keep key order: show them in reading order.
+                    for key in sorted(step, key=lambda k: (TRACE_ORDER.get(k, 99), k))
+                    if key != "stage"
+                ),
             )
             for step in message.trace
         ]
