@@ -72,44 +72,42 @@ class NameArgs:
     name: str
 
 
+class _IgnoredSet(ActionType):
+    """Shared by ignore and unignore: set a participant's ignored flag."""
+
+    Args = NameArgs
+    min_trust = TrustLevel.TRUSTED
+    is_ignored: bool
+    answer: str  # with {name}
+    template: str
+
+    def run(self, call: ActionCall, ctx: ActionContext) -> list[Response]:
+        target = _target(ctx, NameArgs(**call.arguments).name)
+        _participants(ctx).ignored_set(target.id, self.is_ignored)
+        text = self.answer.format(name=target.name)
+        return [Response(text=text, template=self.template, values={"name": target.name})]
+
+
 @action_types.register
-class IgnoreAction(ActionType):
+class IgnoreAction(_IgnoredSet):
     """Ignores a participant: their messages are kept but not answered."""
 
     key = "ignore"
     label = "Ignore participant"
-    Args = NameArgs
-    min_trust = TrustLevel.TRUSTED
-
-    def run(self, call: ActionCall, ctx: ActionContext) -> list[Response]:
-        target = _target(ctx, NameArgs(**call.arguments).name)
-        _participants(ctx).ignored_set(target.id, True)
-        return [
-            Response(
-                text=f"Ignoring {target.name}.", template="ignored", values={"name": target.name}
-            )
-        ]
+    is_ignored = True
+    answer = "Ignoring {name}."
+    template = "ignored"
 
 
 @action_types.register
-class UnignoreAction(ActionType):
+class UnignoreAction(_IgnoredSet):
     """Stops ignoring a participant."""
 
     key = "unignore"
     label = "Stop ignoring participant"
-    Args = NameArgs
-    min_trust = TrustLevel.TRUSTED
-
-    def run(self, call: ActionCall, ctx: ActionContext) -> list[Response]:
-        target = _target(ctx, NameArgs(**call.arguments).name)
-        _participants(ctx).ignored_set(target.id, False)
-        return [
-            Response(
-                text=f"Listening to {target.name} again.",
-                template="unignored",
-                values={"name": target.name},
-            )
-        ]
+    is_ignored = False
+    answer = "Listening to {name} again."
+    template = "unignored"
 
 
 @dataclass(frozen=True)
