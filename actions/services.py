@@ -141,6 +141,11 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
         return []
     room_id = waiting["room_id"]
     early_seconds = (waiting["run_after"] - timezone.now()).total_seconds()
+    if early_seconds > ETA_MAX_SECONDS:
+        # A stray task for a far-off run: dropping it is safe, the sweeper enqueues the run
+        # when due; waiting hours in the broker would outlive Redis's visibility timeout.
+        logger.info("action run %s: not due for %ds, left to the sweeper", run_id, early_seconds)
+        return []
     if early_seconds > 0:  # a duplicate or re-enqueued task came before its time
         raise ActionRunRetry(early_seconds)
     is_behind = ActionRun.objects.filter(

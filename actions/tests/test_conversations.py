@@ -266,3 +266,13 @@ def test_a_room_may_turn_the_bots_window_off(demo):
     Room.objects.create(bot=demo, connector="webchat", external_id="lobby", batch_window_ms=0)
 
     assert say("!ping") == ["pong"]
+
+
+def test_a_stray_task_for_a_far_off_run_is_left_to_the_sweeper():
+    say("!remind stretch in 3 hours")
+    run = ActionRun.objects.get()
+
+    assert action_run_execute(run_id=run.pk) == []
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (ActionRun.Status.PENDING, 0)

@@ -5,8 +5,8 @@ from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from actions.services import action_run_execute
 from botsite.demo import demo_admin_ensure, demo_install
 from conversations import services
-from conversations.engine.messages import InboundMessage
 from conversations.models import Bot, BotMiddleware
+from conversations.tests.factories import inbound_message
 from publishers.models import Post, Publisher
 
 pytestmark = pytest.mark.django_db
@@ -73,14 +73,7 @@ def test_each_installation_gets_its_own_admin_password(settings, tmp_path):
 def ask(text: str):
     """Send a sentence to the demo bot as a web chat visitor; return the queued run."""
     receipt = services.message_receive(
-        inbound=InboundMessage(
-            bot_slug="demo",
-            connector="webchat",
-            room_external_id="group",
-            participant_external_id="visitor:ada",
-            participant_name="Ada",
-            text=text,
-        )
+        inbound=inbound_message(text, room_external_id="group", is_direct=False)
     )
     return receipt, ActionRun.objects.filter(message_id=receipt.message.id).first()
 

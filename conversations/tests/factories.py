@@ -1,5 +1,6 @@
 import factory
 
+from conversations.engine.messages import InboundMessage
 from conversations.models import Bot, Message, Participant, Room
 
 
@@ -41,3 +42,18 @@ class MessageFactory(factory.django.DjangoModelFactory):
     sender_kind = Message.SenderKind.PARTICIPANT
     participant = factory.SubFactory(ParticipantFactory, bot=factory.SelfAttribute("..room.bot"))
     text = "hello"
+
+
+def inbound_message(text: str, **overrides: object) -> InboundMessage:
+    """A web chat message to the demo bot from visitor Ada in her one-to-one room."""
+    values: dict[str, object] = {
+        "bot_slug": "demo",
+        "connector": "webchat",
+        "room_external_id": "visitor:ada",
+        "participant_external_id": "visitor:ada",
+        "participant_name": "Ada",
+        "text": text,
+        "is_direct": True,
+    }
+    values.update(overrides)
+    return InboundMessage(**values)  # type: ignore[arg-type]

@@ -6,24 +6,11 @@ from django.utils import timezone
 
 from actions.models import ActionRun, ResponseTemplate
 from conversations import services
-from conversations.engine.messages import InboundMessage
 from conversations.exceptions import BotNotFound
 from conversations.models import BotMiddleware, Message, Participant, Room
-from conversations.tests.factories import BotFactory
+from conversations.tests.factories import BotFactory, inbound_message
 
-
-def inbound(text: str, **overrides) -> InboundMessage:
-    values = {
-        "bot_slug": "demo",
-        "connector": "webchat",
-        "room_external_id": "visitor:ada",
-        "participant_external_id": "visitor:ada",
-        "participant_name": "Ada",
-        "text": text,
-        "is_direct": True,
-    }
-    values.update(overrides)
-    return InboundMessage(**values)
+inbound = inbound_message
 
 
 def test_a_command_is_stored_with_its_trace_and_queues_one_run(
