@@ -42,7 +42,9 @@ def demo_bot(db):
     return demo_install()
 
 
-E2E_REDIS_DB = 14  # its own Redis database, flushed first, so no stray task from elsewhere
+# Its own Redis database, flushed first, so no stray task from elsewhere; two test runs on
+# one machine at once set BOTSITE_E2E_REDIS_DB apart.
+E2E_REDIS_DB = int(os.environ.get("BOTSITE_E2E_REDIS_DB", "14"))
 
 
 @pytest.fixture
