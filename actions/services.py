@@ -28,13 +28,12 @@ from conversations.engine.render import responses_render
 from conversations.models import Bot, Message, Participant, Room
 from conversations.ports import MemoryFromDatabase, ParticipantsFromDatabase, RoomFromDatabase
 from conversations.selectors import (
-    action_snapshot,
-    bot_snapshot_get,
     message_outbound,
     participant_info,
     room_info,
     room_is_busy,
 )
+from conversations.snapshots import action_snapshot, bot_snapshot_get
 from publishers.ports import SubscriptionsFromDatabase
 from publishers.selectors import PostsFromDatabase
 
@@ -151,7 +150,7 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     is_behind = ActionRun.objects.filter(
         room_id=room_id,
         id__lt=run_id,
-        status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING],
+        status__in=ActionRun.ACTIVE,
         run_after__lte=timezone.now(),
     ).exists()
     if is_behind:
@@ -203,15 +202,18 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
             for response in responses
         ]
     outbound = [message_outbound(reply) for reply in replies]
-    for message in outbound:
-        realtime.message_broadcast(message)
-    _typing_stop_if_idle(run.room_id)
+    _replies_broadcast(run.room_id, outbound)
     logger.info("action run %s: %s, %d replies", run.pk, status, len(outbound))
     return outbound
 
 
-def _typing_stop_if_idle(room_id: int) -> None:
-    if not room_is_busy(room_id=room_id):
+def _replies_broadcast(room_id: int, replies: list[OutboundMessage]) -> None:
+    """Push the replies, with the end of the typing dots unless more calls of the room are
+    due, in one channel-layer message."""
+    is_typing = None if room_is_busy(room_id=room_id) else False
+    if replies:
+        realtime.messages_broadcast(replies, is_typing=is_typing)
+    elif is_typing is False:
         realtime.typing_broadcast(room_id, is_typing=False)
 
 
@@ -301,8 +303,7 @@ def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
             expires_at=leader.message.expires_at if leader.message else None,
         )
     outbound = message_outbound(reply)
-    realtime.message_broadcast(outbound)
-    _typing_stop_if_idle(leader.room_id)
+    _replies_broadcast(leader.room_id, [outbound])
     logger.info("batch of run %s: %d runs, %d distinct calls", leader.pk, len(members), len(groups))
     return [outbound]
 
