@@ -3,6 +3,7 @@ import threading
 
 from asgiref.sync import async_to_sync
 
+from botsite import settings as settings_module
 from botsite.channel_layers import LoopBoundInMemoryChannelLayer
 
 
@@ -22,7 +23,8 @@ def test_a_group_send_from_a_worker_thread_wakes_the_receivers_loop():
         worker.start()
         # Nothing else runs on this loop: the message must arrive by waking it up.
         message = await asyncio.wait_for(layer.receive(channel), timeout=5)
-        worker.join()
+        # Joined off the loop: the sender's cross-loop call finishes on this loop.
+        await asyncio.to_thread(worker.join)
         return message
 
     loop = asyncio.new_event_loop()
@@ -43,3 +45,42 @@ def test_without_a_receiving_loop_operations_run_where_they_are_called():
         return await layer.receive(channel)
 
     assert asyncio.run(round_trip()) == {"type": "ping"}
+
+
+def test_the_default_prefix_of_the_redis_layer_names_the_database():
+    assert settings_module.redis_database("redis://127.0.0.1:6379/13") == 13
+    assert settings_module.redis_database("redis://127.0.0.1:6379") == 0
+    assert settings_module.redis_database("rediss://user:pw@cache.example:6380/2?x=1") == 2
+
+
+def test_sites_on_one_redis_server_do_not_hear_each_others_rooms(services_env):
+    """Pub/sub channels are server-wide; each Redis database gets its own layer prefix."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    redis_url = services_env["REDIS_URL"]
+
+    def layer(database: int) -> RedisPubSubChannelLayer:
+        url = redis_url.rsplit("/", 1)[0] + f"/{database}"
+        return RedisPubSubChannelLayer(
+            hosts=[url], prefix=f"botsite.{settings_module.redis_database(url)}"
+        )
+
+    async def heard(listener: RedisPubSubChannelLayer, sender: RedisPubSubChannelLayer) -> bool:
+        channel = await listener.new_channel()
+        await listener.group_add("room.1", channel)
+        await sender.group_send("room.1", {"type": "messages.created", "messages": []})
+        try:
+            await asyncio.wait_for(listener.receive(channel), timeout=1)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            await listener.flush()
+            await sender.flush()
+
+    async def both() -> tuple[bool, bool]:
+        return await heard(layer(3), layer(3)), await heard(layer(3), layer(4))
+
+    same_database, other_database = asyncio.run(both())
+    assert same_database is True
+    assert other_database is False
