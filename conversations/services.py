@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, IntegerField, OuterRef, Subquery, Value
 from django.http.request import validate_host
@@ -25,10 +26,11 @@ from conversations.engine.messages import ActionCall, InboundMessage, OutboundMe
 from conversations.engine.pipeline import message_process
 from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
+from conversations.memory import MemoryScope
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
 from conversations.ports import CountersFromCache, TokenBucketsInCache
 from conversations.selectors import message_outbound, participant_info, room_info
-from conversations.snapshots import bot_snapshot_get
+from conversations.snapshots import bot_config_changed, bot_snapshot_get, memory_entry_is_config
 
 logger = logging.getLogger(__name__)
 
@@ -355,3 +357,13 @@ def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:
         external_id=identity.room_external_id,
         is_direct=identity.is_direct,
     )
+
+
+def memory_entries_changed(entries: list[MemoryEntry]) -> None:
+    """Staff edited memory by hand: drop the cached reads, and rebuild the snapshots of bots
+    whose custom commands changed (memory writes through the service do both already)."""
+    for entry in entries:
+        scope = MemoryScope(entry.bot_id, entry.room_id, entry.participant_id)
+        cache.delete(scope.cache_key(entry.key))
+    for bot_id in {entry.bot_id for entry in entries if memory_entry_is_config(entry)}:
+        bot_config_changed(bot_id=bot_id)
