@@ -8,12 +8,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, IntegerField, OuterRef, Subquery, Value
 from django.http.request import validate_host
 from django.utils import timezone
 
 from actions.base import ActionContext
-from actions.models import ActionRun, PendingAction
 from actions.registry import action_types
 from actions.services import (
     action_calls_run_inline,
@@ -26,6 +24,7 @@ from conversations.engine.messages import ActionCall, InboundMessage, OutboundMe
 from conversations.engine.pipeline import message_process
 from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
+from conversations.lookups import conversation_row_get
 from conversations.memory import MemoryScope
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
 from conversations.ports import CountersFromCache, TokenBucketsInCache
@@ -110,31 +109,16 @@ class _Conversation:
 
 
 def _conversation_load(inbound: InboundMessage) -> _Conversation:
-    """Bot, room and participant in two queries once they exist, with the backlog, the
-    open question and the resend check folded into them (they ran as separate queries
-    on every message before)."""
-    rooms = (
-        Room.objects.select_related("bot")
-        .filter(
-            bot__slug=inbound.bot_slug,
-            connector=inbound.connector,
-            external_id=inbound.room_external_id,
-        )
-        .annotate(
-            has_backlog=Exists(
-                ActionRun.objects.filter(room=OuterRef("pk"), status__in=ActionRun.ACTIVE)
-            ),
-            duplicate_id=Subquery(
-                Message.objects.filter(room=OuterRef("pk"), client_id=inbound.client_id)
-                .order_by()
-                .values("pk")[:1]
-            )
-            if inbound.client_id is not None
-            else Value(None, output_field=IntegerField()),
-        )
+    """Bot, room and participant, with the backlog, the open question and the resend check
+    folded in: one query once the room and participant exist (`conversations/lookups.py`)."""
+    row = conversation_row_get(
+        bot_slug=inbound.bot_slug,
+        connector=inbound.connector,
+        room_external_id=inbound.room_external_id,
+        participant_external_id=inbound.participant_external_id,
+        client_id=inbound.client_id,
     )
-    room = rooms.first()
-    if room is None:
+    if row is None:
         bot = bot_get_enabled(slug=inbound.bot_slug)
         room = room_open(
             bot=bot,
@@ -142,26 +126,14 @@ def _conversation_load(inbound: InboundMessage) -> _Conversation:
             external_id=inbound.room_external_id,
             is_direct=inbound.is_direct,
         )
-        has_backlog, duplicate_id = False, None  # a resend racing its own room's creation
-        # is caught by the client_id constraint when it is stored
+        # A resend racing its own room's creation is caught by the client_id constraint.
+        has_backlog, duplicate_id = False, None
     else:
-        bot, has_backlog, duplicate_id = room.bot, room.has_backlog, room.duplicate_id
+        bot, room = row.bot, row.room
+        has_backlog, duplicate_id = row.has_backlog, row.duplicate_id
         if not bot.is_enabled:
             raise BotNotFound(f"There is no bot {inbound.bot_slug!r}, or it is switched off.")
-    participant = (
-        Participant.objects.filter(
-            bot=bot, connector=inbound.connector, external_id=inbound.participant_external_id
-        )
-        .annotate(
-            has_pending=Exists(
-                PendingAction.objects.filter(
-                    room=room, participant=OuterRef("pk"), expires_at__gt=timezone.now()
-                )
-            )
-        )
-        .first()
-    )
-    if participant is None:
+    if row is None or row.participant is None:
         participant = participant_identify(
             bot=bot,
             connector=inbound.connector,
@@ -171,8 +143,8 @@ def _conversation_load(inbound: InboundMessage) -> _Conversation:
         )
         has_pending = False
     else:
+        participant, has_pending = row.participant, row.has_pending
         participant_seen(participant)
-        has_pending = participant.has_pending
     return _Conversation(bot, room, participant, has_backlog, has_pending, duplicate_id)
 
 

@@ -28,9 +28,10 @@ def test_an_unchanged_bot_answers_without_reading_its_configuration_again(
 ):
     services.message_receive(inbound=inbound_message("!ping"))  # warms this process
 
-    # Room (with backlog and resend checks), participant (with the open question), then
-    # the message and its reply stored in one transaction (a savepoint inside the test's).
-    with django_assert_num_queries(6):
+    # Bot, room and participant with the backlog, resend and open-question checks in one
+    # query, then the message and its reply stored in one transaction (a savepoint, and
+    # its release, inside the test's own transaction).
+    with django_assert_num_queries(5):
         assert _reply("!ping") == "pong"
 
 
