@@ -1,7 +1,9 @@
 import asyncio
 import threading
 
+import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 
 from botsite import settings as settings_module
 from botsite.channel_layers import LoopBoundInMemoryChannelLayer
@@ -84,3 +86,76 @@ def test_sites_on_one_redis_server_do_not_hear_each_others_rooms(services_env):
     same_database, other_database = asyncio.run(both())
     assert same_database is True
     assert other_database is False
+
+
+def _redis_layers(services_env):
+    """The layer as settings configure it, and the stock default layer, on the test's
+    Redis database."""
+    from channels_redis.core import RedisChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    [host] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    configured = RedisPubSubChannelLayer(
+        hosts=[{**host, "address": services_env["REDIS_URL"]}], prefix="test-configured"
+    )
+    stock = RedisChannelLayer(hosts=[services_env["REDIS_URL"]], prefix="test-stock")
+    return configured, stock
+
+
+async def _burst(layer, sends: int, *, at_once: bool) -> int:
+    """Group-send a burst to a subscriber that reads only afterwards; count what arrives."""
+    channel = await layer.new_channel()
+    await layer.group_add("room.burst", channel)
+    try:
+        messages = [layer.group_send("room.burst", {"type": "t", "n": n}) for n in range(sends)]
+        if at_once:
+            await asyncio.gather(*messages)
+        else:
+            for message in messages:
+                await message
+        received = 0
+        while True:
+            try:
+                await asyncio.wait_for(layer.receive(channel), timeout=2)
+            except TimeoutError:
+                return received
+            received += 1
+    finally:
+        await layer.flush()
+
+
+def test_a_burst_of_sends_cannot_exhaust_the_redis_connection_pool(services_env):
+    """redis-py caps a pool at 100 connections, and the stock layer holds one per send in
+    flight; ours publishes over one connection per shard."""
+    from redis.exceptions import MaxConnectionsError
+
+    configured, stock = _redis_layers(services_env)
+
+    assert asyncio.run(_burst(configured, 300, at_once=True)) == 300
+    with pytest.raises(MaxConnectionsError):
+        asyncio.run(_burst(stock, 300, at_once=True))  # the failure we configured away
+
+
+def test_replies_for_a_busy_socket_are_not_dropped_at_a_capacity(services_env):
+    """The stock layer drops group messages past `capacity` (100) per channel, silently."""
+    configured, stock = _redis_layers(services_env)
+
+    assert asyncio.run(_burst(configured, 250, at_once=False)) == 250
+    assert asyncio.run(_burst(stock, 250, at_once=False)) == 100  # the failure avoided
+
+
+def test_an_idle_subscriber_outlives_redis_pys_default_read_timeout(services_env):
+    """Idle longer than redis-py's 5 s default socket timeout, then still hears its room."""
+    configured, _ = _redis_layers(services_env)
+
+    async def idle_then_hear() -> dict:
+        channel = await configured.new_channel()
+        await configured.group_add("room.idle", channel)
+        try:
+            await asyncio.sleep(6)
+            await configured.group_send("room.idle", {"type": "t", "after": "idle"})
+            return await asyncio.wait_for(configured.receive(channel), timeout=5)
+        finally:
+            await configured.flush()
+
+    assert asyncio.run(idle_then_hear())["after"] == "idle"
