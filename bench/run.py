@@ -27,9 +27,9 @@ from botsite.tests.processes import Process, free_port, http_ok, start, wait_unt
 from botsite.tests.subprocess_env import REPO, clean_env, run_manage
 
 RESULTS = REPO / "bench" / "results"
-#: Worker processes for the queued paths, product and baseline (c) alike: an action run
-#: mostly waits on the database, so more processes than cores keep the cores busy.
-WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "8")
+#: Worker processes for the queued paths, product and baseline (c) alike; Celery's own
+#: default (one per core) unless BENCH_WORKER_CONCURRENCY says otherwise.
+WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "2")
 CHAT = "/ws/chat/demo/"
 
 
