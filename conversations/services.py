@@ -53,7 +53,11 @@ def bot_get_enabled(*, slug: str) -> Bot:
     try:
         return Bot.objects.get(slug=slug, is_enabled=True)
     except Bot.DoesNotExist:
-        raise BotNotFound(f"There is no bot {slug!r}, or it is switched off.") from None
+        raise _bot_not_found(slug) from None
+
+
+def _bot_not_found(slug: str) -> BotNotFound:
+    return BotNotFound(f"There is no bot {slug!r}, or it is switched off.")
 
 
 def room_open(
@@ -132,7 +136,7 @@ def _conversation_load(inbound: InboundMessage) -> _Conversation:
         bot, room = row.bot, row.room
         has_backlog, duplicate_id = row.has_backlog, row.duplicate_id
         if not bot.is_enabled:
-            raise BotNotFound(f"There is no bot {inbound.bot_slug!r}, or it is switched off.")
+            raise _bot_not_found(inbound.bot_slug)
     if row is None or row.participant is None:
         participant = participant_identify(
             bot=bot,
