@@ -75,7 +75,8 @@ def action_runs_create(
         return []
     now = timezone.now()
     batch_until = window_end(now, batch_window_ms) if batch_window_ms else None
-    runs = ActionRun.objects.bulk_create(
+    enqueue_before = now + timedelta(seconds=ETA_MAX_SECONDS)
+    runs = [
         ActionRun(
             bot=bot,
             room=room,
@@ -92,12 +93,17 @@ def action_runs_create(
             batch_until=None if call.delay_seconds else batch_until,
         )
         for call in calls
-    )
+    ]
     # Far-off runs are not handed to the broker now: an ETA task outliving Redis's
     # visibility timeout is delivered twice, and the embedded broker forgets ETAs on a
     # restart. The sweeper enqueues them once they are due.
-    soon = [run for run in runs if run.run_after <= now + timedelta(seconds=ETA_MAX_SECONDS)]
-    transaction.on_commit(lambda: action_runs_enqueue(runs=soon))
+    soon = [run for run in runs if run.run_after <= enqueue_before]
+    # Marked as enqueued when written (no update after the commit); should the broker
+    # refuse the task, the sweeper finds the run stuck all the same.
+    for run in soon:
+        run.enqueued_at = now
+    ActionRun.objects.bulk_create(runs)
+    transaction.on_commit(lambda: action_runs_enqueue(runs=soon, is_marked=True))
     return runs
 
 
@@ -110,11 +116,12 @@ def window_end(moment: datetime, window_ms: int) -> datetime:
     return datetime.fromtimestamp(end_ms / 1000, tz=UTC)
 
 
-def action_runs_enqueue(*, runs: Iterable[ActionRun]) -> None:
+def action_runs_enqueue(*, runs: Iterable[ActionRun], is_marked: bool = False) -> None:
     from actions.tasks import action_run_execute  # tasks wrap these services
 
     for run in runs:
-        ActionRun.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
+        if not is_marked:
+            ActionRun.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
         if run.run_after > timezone.now():
             action_run_execute.apply_async((run.pk,), eta=run.run_after)
         else:
