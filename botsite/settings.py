@@ -86,10 +86,14 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "botsite",
     "conversations",
     "actions",
     "publishers",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "integrations.middleware.AdminAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -282,11 +287,44 @@ if not DEBUG:
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "botsite.api.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so an unauthenticated call is told to send a bearer token (401).
+        "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.ApiAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.TokenBucketThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "integrations.parsers.LimitedJSONParser",
+        # The browsable API's forms, for staff.
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "integrations.filters.TenantFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "integrations.pagination.PagePagination",
+    "DEFAULT_SCHEMA_CLASS": "integrations.schema.ErrorDocumentingAutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Botsite REST API",
+    "DESCRIPTION": "Bots, their configuration, conversations and publishing, scoped to the "
+    "bots of the caller's API token. Errors: {code, detail, fields}.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Per API token (or staff user): a burst, then this many requests a minute (token bucket).
+API_THROTTLE_PER_MINUTE = env.int("API_THROTTLE_PER_MINUTE", default=600)
+API_THROTTLE_BURST = env.int("API_THROTTLE_BURST", default=100)
+# Larger request bodies answer 413.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 
 # ---------------------------------------------------------------------------------------------
 # Outbound HTTP (botsite/http.py)

@@ -1,0 +1,208 @@
+"""Serializers of the REST API. Validation is the models' own (`full_clean`: fields, `clean()`,
+plugin config forms, constraints), the same the admin runs; none is repeated here."""
+
+import copy
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from actions.models import Action, Command, Pattern, ResponseTemplate
+from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+from integrations.models import ApiToken
+from integrations.tenancy import BOT_PATHS, tenant_scope
+from publishers.models import Delivery, Post, Publisher, Subscription
+
+
+class BotSlugField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs: Any) -> None:
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", Bot.objects.all())
+        super().__init__(slug_field="slug", **kwargs)
+
+
+class TenantModelSerializer(serializers.ModelSerializer):
+    """Related fields offer only the caller's objects (another tenant's id is a 400), and
+    `validate` runs the model's `full_clean`, so the API refuses exactly what the admin does."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        for field in fields.values():
+            relation = getattr(field, "child_relation", field)
+            queryset = getattr(relation, "queryset", None)
+            if request is not None and queryset is not None and queryset.model in BOT_PATHS:
+                relation.queryset = tenant_scope(queryset, request)
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        model = self.Meta.model
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        many = {field.name for field in model._meta.many_to_many}
+        for name, value in attrs.items():
+            if name not in many:
+                setattr(instance, name, value)
+        try:
+            instance.full_clean(exclude=list(many))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(_errors(error)) from error
+        # `clean()` may normalise values (plugin configs, lower-case tags): keep its result.
+        return {name: value if name in many else getattr(instance, name)
+                for name, value in attrs.items()}  # fmt: skip
+
+
+def _errors(error: DjangoValidationError) -> Any:
+    if not hasattr(error, "error_dict"):
+        return {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
+    return {
+        (api_settings.NON_FIELD_ERRORS_KEY if name == NON_FIELD_ERRORS else name): messages
+        for name, messages in error.message_dict.items()
+    }
+
+
+def _model_fields(model: type[models.Model], *exclude: str) -> list[str]:
+    return [
+        field.name
+        for field in model._meta.get_fields()
+        if field.concrete and field.name not in exclude
+    ]
+
+
+class BotSerializer(TenantModelSerializer):
+    class Meta:
+        model = Bot
+        fields = _model_fields(Bot)
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class BotMiddlewareSerializer(TenantModelSerializer):
+    bot = BotSlugField()
+
+    class Meta:
+        model = BotMiddleware
+        fields = _model_fields(BotMiddleware)
+
+
+class ActionSerializer(TenantModelSerializer):
+    bot = BotSlugField()
+
+    class Meta:
+        model = Action
+        fields = _model_fields(Action)
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class CommandSerializer(TenantModelSerializer):
+    bot = BotSlugField()
+
+    class Meta:
+        model = Command
+        fields = _model_fields(Command)
+
+
+class PatternSerializer(TenantModelSerializer):
+    bot = BotSlugField()
+
+    class Meta:
+        model = Pattern
+        fields = _model_fields(Pattern)
+
+
+class ResponseTemplateSerializer(TenantModelSerializer):
+    bot = BotSlugField()
+
+    class Meta:
+        model = ResponseTemplate
+        fields = _model_fields(ResponseTemplate)
+
+
+class RoomSerializer(TenantModelSerializer):
+    bot = BotSlugField()
+
+    class Meta:
+        model = Room
+        fields = _model_fields(Room)
+        read_only_fields = ["created_at"]
+
+
+class ParticipantSerializer(TenantModelSerializer):
+    bot = BotSlugField(read_only=True)
+
+    class Meta:
+        model = Participant
+        fields = _model_fields(Participant, "user")
+        read_only_fields = [
+            "connector", "external_id", "display_name", "created_at", "last_seen_at",
+        ]  # fmt: skip
+
+
+class MessageSerializer(TenantModelSerializer):
+    class Meta:
+        model = Message
+        fields = _model_fields(Message, "expires_at")
+        read_only_fields = fields
+
+
+class MemoryEntrySerializer(TenantModelSerializer):
+    bot = BotSlugField(read_only=True)
+
+    class Meta:
+        model = MemoryEntry
+        fields = _model_fields(MemoryEntry)
+        read_only_fields = fields
+
+
+class PublisherSerializer(TenantModelSerializer):
+    bot = BotSlugField()
+
+    class Meta:
+        model = Publisher
+        fields = _model_fields(Publisher, "periodic_task")
+        read_only_fields = ["status", "last_run_at", "last_error", "created_at", "updated_at"]
+
+
+class PostSerializer(TenantModelSerializer):
+    class Meta:
+        model = Post
+        fields = _model_fields(Post)
+        read_only_fields = ["created_at"]
+
+
+class SubscriptionSerializer(TenantModelSerializer):
+    class Meta:
+        model = Subscription
+        fields = _model_fields(Subscription)
+        read_only_fields = ["created_at"]
+
+
+class DeliverySerializer(TenantModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = _model_fields(Delivery)
+        read_only_fields = fields
+
+
+class ApiTokenSerializer(TenantModelSerializer):
+    bots = BotSlugField(many=True)
+    prefix = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id", "name", "prefix", "bots", "scope", "expires_at", "revoked_at", "last_used_at",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["revoked_at", "last_used_at", "created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return attrs  # api_token_create runs the model's full_clean with the owner set
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The secret, shown this once only.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
