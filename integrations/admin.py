@@ -11,15 +11,33 @@ from integrations.services import api_token_revoke
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "user", "scope", "bot_list", "expires_at", "revoked_at",
-                    "last_used_at"]  # fmt: skip
+    list_display = [
+        "name",
+        "prefix",
+        "user",
+        "scope",
+        "bot_list",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["scope", "revoked_at", "may_create_tokens"]
     list_select_related = ["user"]
     search_fields = ["name", "key_id", "user__username", "bots__slug"]
     autocomplete_fields = ["user", "bots"]
     readonly_fields = ["prefix", "revoked_at", "last_used_at", "created_at"]
-    fields = ["name", "user", "bots", "scope", "may_create_tokens", "expires_at", "prefix",
-              "revoked_at", "last_used_at", "created_at"]  # fmt: skip
+    fields = [
+        "name",
+        "user",
+        "bots",
+        "scope",
+        "may_create_tokens",
+        "expires_at",
+        "prefix",
+        "revoked_at",
+        "last_used_at",
+        "created_at",
+    ]
     actions = ["revoke"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:

@@ -223,9 +223,13 @@ class ApiTokenViewSet(
         parent = request.auth if isinstance(request.auth, ApiToken) else None
         with audit_context(api_actor(request)):
             token, secret = api_token_create(
-                name=data["name"], user=request.user, bots=data["bots"], scope=data["scope"],
-                expires_at=data.get("expires_at"), created_by=parent,
-            )  # fmt: skip
+                name=data["name"],
+                user=request.user,
+                bots=data["bots"],
+                scope=data["scope"],
+                expires_at=data.get("expires_at"),
+                created_by=parent,
+            )
         token.token = secret  # type: ignore[attr-defined]
         body = serializers.ApiTokenCreatedSerializer(token, context=self.get_serializer_context())
         return Response(body.data, status=status.HTTP_201_CREATED)

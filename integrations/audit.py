@@ -17,17 +17,27 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
-from django.forms.models import model_to_dict
 
 from integrations.models import ApiToken, AuditEntry
 
 #: Rows written as a side effect of being logged in or of logging itself.
-NOT_AUDITED = {"admin.logentry", "sessions.session", "contenttypes.contenttype",
-               "integrations.auditentry", "integrations.idempotencykey"}  # fmt: skip
+NOT_AUDITED = {
+    "admin.logentry",
+    "sessions.session",
+    "contenttypes.contenttype",
+    "integrations.auditentry",
+    "integrations.idempotencykey",
+}
 #: Conversation history and runtime rows: their deletion is logged when asked for directly,
 #: not once per row when a bot or room is deleted with them.
-HISTORY = {"conversations.message", "conversations.memoryentry", "actions.actionrun",
-           "actions.pendingaction", "publishers.delivery", "publishers.post"}  # fmt: skip
+HISTORY = {
+    "conversations.message",
+    "conversations.memoryentry",
+    "actions.actionrun",
+    "actions.pendingaction",
+    "publishers.delivery",
+    "publishers.post",
+}
 #: Values never copied into the log.
 SECRET_FIELDS = {"password", "secret_hash"}
 
@@ -64,12 +74,10 @@ def _label(instance: models.Model) -> str:
 
 
 def _snapshot(instance: models.Model) -> dict[str, Any]:
-    values = model_to_dict(instance, fields=[f.name for f in instance._meta.concrete_fields])
+    values = {f.name: f.value_from_object(instance) for f in instance._meta.concrete_fields}
     for field in instance._meta.many_to_many:
         if instance.pk is not None:
-            values[field.name] = sorted(
-                getattr(instance, field.name).values_list("pk", flat=True)
-            )
+            values[field.name] = sorted(getattr(instance, field.name).values_list("pk", flat=True))
     for name in SECRET_FIELDS & values.keys():
         values[name] = "(hidden)"
     # Through JSON so datetimes, decimals and UUIDs are stored as the API shows them.
@@ -150,9 +158,13 @@ def _after_delete(
     before = getattr(instance, "_audit_before", None)
     if actor is not None and before is not None:
         audit_record(
-            actor=actor, action=AuditEntry.Action.DELETE, instance=instance, before=before[0],
-            after=None, object_repr=before[1],
-        )  # fmt: skip
+            actor=actor,
+            action=AuditEntry.Action.DELETE,
+            instance=instance,
+            before=before[0],
+            after=None,
+            object_repr=before[1],
+        )
 
 
 def _m2m_changed(instance: models.Model, action: str, reverse: bool, **kwargs: Any) -> None:
@@ -166,9 +178,12 @@ def _m2m_changed(instance: models.Model, action: str, reverse: bool, **kwargs: A
         after = _snapshot(instance)
         if before != after:
             audit_record(
-                actor=actor, action=AuditEntry.Action.UPDATE, instance=instance, before=before,
+                actor=actor,
+                action=AuditEntry.Action.UPDATE,
+                instance=instance,
+                before=before,
                 after=after,
-            )  # fmt: skip
+            )
 
 
 def receivers_connect() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from conversations.models import Bot, Message
 from integrations.exceptions import IdempotencyKeyReused
 from integrations.models import ApiToken, IdempotencyKey
 from integrations.permissions import ApiAccess
+from integrations.schema import ErrorSerializer
 from integrations.tenancy import visible_bot_ids
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c7c1e-2f0e-4d8a-9a51-0f6f3c8f7b21")
@@ -57,7 +58,11 @@ class BotMessagesView(conversation_api.BotMessagesView):
 
     @extend_schema(
         request=conversation_api.MessageInputSerializer,
-        responses={200: MessageAnswerSerializer, 202: MessageAnswerSerializer},
+        responses={
+            200: MessageAnswerSerializer,
+            202: MessageAnswerSerializer,
+            422: OpenApiResponse(ErrorSerializer, "The Idempotency-Key came with another body."),
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -96,18 +101,14 @@ class BotMessagesView(conversation_api.BotMessagesView):
         self, request: Request, bot: Bot, key: str, data: dict[str, Any]
     ) -> uuid.UUID:
         if not key.strip() or len(key) > 255:
-            raise serializers.ValidationError(
-                {"Idempotency-Key": ["Send 1 to 255 characters."]}
-            )
+            raise serializers.ValidationError({"Idempotency-Key": ["Send 1 to 255 characters."]})
         if data.get("client_id"):
             raise serializers.ValidationError(
                 {"client_id": ["Send either client_id or an Idempotency-Key header, not both."]}
             )
         principal = _principal(request)
         body = {name: value for name, value in data.items() if name != "wait"}
-        digest = hashlib.sha256(
-            json.dumps(body, sort_keys=True, default=str).encode()
-        ).hexdigest()
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
         try:
             record, _ = IdempotencyKey.objects.get_or_create(
                 principal=principal, bot=bot, key=key, defaults={"request_digest": digest}

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from conversations.models import Bot
 
-TOKEN_PREFIX = "bst"
+TOKEN_PREFIX = "bst"  # noqa: S105 (a public marker, like ghp_ of GitHub tokens)
 
 
 def secret_hash(secret: str) -> str:

@@ -20,12 +20,3 @@ class ApiAccess(BasePermission):
             self.message, self.code = "This token is read-only.", "read_only_token"
             return False
         return bool(request.user and request.user.is_staff)
-
-
-class StaffOnly(BasePermission):
-    message = "Only staff may do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return not isinstance(request.auth, ApiToken) and bool(
-            request.user and request.user.is_staff
-        )

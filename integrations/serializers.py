@@ -50,8 +50,10 @@ class TenantModelSerializer(serializers.ModelSerializer):
         except DjangoValidationError as error:
             raise serializers.ValidationError(_errors(error)) from error
         # `clean()` may normalise values (plugin configs, lower-case tags): keep its result.
-        return {name: value if name in many else getattr(instance, name)
-                for name, value in attrs.items()}  # fmt: skip
+        return {
+            name: value if name in many else getattr(instance, name)
+            for name, value in attrs.items()
+        }
 
 
 def _errors(error: DjangoValidationError) -> Any:
@@ -135,8 +137,12 @@ class ParticipantSerializer(TenantModelSerializer):
         model = Participant
         fields = _model_fields(Participant, "user")
         read_only_fields = [
-            "connector", "external_id", "display_name", "created_at", "last_seen_at",
-        ]  # fmt: skip
+            "connector",
+            "external_id",
+            "display_name",
+            "created_at",
+            "last_seen_at",
+        ]
 
 
 class MessageSerializer(TenantModelSerializer):
@@ -192,9 +198,16 @@ class ApiTokenSerializer(TenantModelSerializer):
     class Meta:
         model = ApiToken
         fields = [
-            "id", "name", "prefix", "bots", "scope", "expires_at", "revoked_at", "last_used_at",
+            "id",
+            "name",
+            "prefix",
+            "bots",
+            "scope",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
             "created_at",
-        ]  # fmt: skip
+        ]
         read_only_fields = ["revoked_at", "last_used_at", "created_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

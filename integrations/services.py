@@ -29,9 +29,12 @@ def api_token_create(
         _scope_check(parent=created_by, bots=bots, scope=scope, expires_at=expires_at)
         may_create_tokens = False
     token = ApiToken(
-        name=name, user=user, scope=scope, expires_at=expires_at,
+        name=name,
+        user=user,
+        scope=scope,
+        expires_at=expires_at,
         may_create_tokens=may_create_tokens,
-    )  # fmt: skip
+    )
     secret = token.secret_set()
     token.full_clean(exclude=["bots"])
     with transaction.atomic():

@@ -7,7 +7,6 @@ from rest_framework.views import APIView
 
 from integrations import api
 from integrations.conversation import BotMessagesView
-from integrations.permissions import StaffOnly
 
 router = DefaultRouter()
 router.register("bots", api.BotViewSet, basename="bot")

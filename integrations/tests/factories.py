@@ -7,7 +7,12 @@ from django.utils import timezone
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
-from conversations.tests.factories import BotFactory, MessageFactory, ParticipantFactory, RoomFactory
+from conversations.tests.factories import (
+    BotFactory,
+    MessageFactory,
+    ParticipantFactory,
+    RoomFactory,
+)
 from integrations.models import ApiToken
 from integrations.services import api_token_create
 from publishers.models import Delivery, Post, Publisher, Subscription

@@ -38,9 +38,7 @@ class Endpoint:
         return reverse(f"api:{self.basename}-list")
 
     def detail_url(self, tenant: Tenant) -> str:
-        return reverse(
-            f"api:{self.basename}-detail", args=[getattr(self.obj(tenant), self.lookup)]
-        )
+        return reverse(f"api:{self.basename}-detail", args=[getattr(self.obj(tenant), self.lookup)])
 
     @property
     def model(self) -> Any:
@@ -56,8 +54,9 @@ def sibling_token(tenant: Tenant) -> ApiToken:
     existing = ApiToken.objects.filter(user=tenant.token.user, name="sibling").first()
     if existing:
         return existing
-    return api_token_create(name="sibling", user=tenant.token.user, bots=[tenant.bot],
-                            scope="read")[0]  # fmt: skip
+    return api_token_create(
+        name="sibling", user=tenant.token.user, bots=[tenant.bot], scope="read"
+    )[0]
 
 
 ENDPOINTS = [
@@ -80,8 +79,12 @@ ENDPOINTS = [
     Endpoint(
         "action",
         lambda t: t.action,
-        create=lambda t: {"bot": t.bot.slug, "name": "shout", "kind": "say",
-                          "config": {"text": "HEY"}},  # fmt: skip
+        create=lambda t: {
+            "bot": t.bot.slug,
+            "name": "shout",
+            "kind": "say",
+            "config": {"text": "HEY"},
+        },
         update=lambda t: {"description": "Says hi"},
         invalid=(lambda t: {"config": {"text": ""}}, "config"),
         foreign_related=(lambda t, f: {"bot": f.bot.slug}, "bot"),
@@ -146,8 +149,11 @@ ENDPOINTS = [
     Endpoint(
         "subscription",
         lambda t: t.subscription,
-        create=lambda t: {"publisher": t.publisher.pk, "destination": "email",
-                          "email": "ada@example.com"},  # fmt: skip
+        create=lambda t: {
+            "publisher": t.publisher.pk,
+            "destination": "email",
+            "email": "ada@example.com",
+        },
         update=lambda t: {"tag": "golang"},
         invalid=(lambda t: {"email": "ada@example.com"}, "email"),
         foreign_related=(lambda t, f: {"room": f.room.pk}, "room"),
