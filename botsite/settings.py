@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "botsite",
     "conversations",
     "actions",
+    "webhooks",
     "publishers",
 ]
 
@@ -295,6 +296,21 @@ HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=1_000_000)
 # Hosts that may resolve to private or loopback addresses (an intranet API, a local fake).
 HTTP_ALLOWED_HOSTS = env.list("HTTP_ALLOWED_HOSTS", default=[])
+
+# ---------------------------------------------------------------------------------------------
+# Outgoing webhooks (webhooks/)
+# ---------------------------------------------------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+WEBHOOK_MAX_ANSWER_BYTES = env.int("WEBHOOK_MAX_ANSWER_BYTES", default=64 * 1024)
+# Backoff between attempts: doubling from the base, up to the cap, with jitter. With the
+# defaults, 15 attempts span about 10 hours.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
+# An endpoint failing this many times in a row, for at least this long, is disabled and
+# its owner is told.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=24 * 3600)
 
 # ---------------------------------------------------------------------------------------------
 # Product limits
