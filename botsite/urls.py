@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from botsite import health
 from conversations import api as conversation_api
+from publishers import views as publisher_views
 
 admin.site.site_header = "Botsite"
 admin.site.site_title = "Botsite admin"
@@ -16,6 +17,11 @@ urlpatterns = [
         "api/v1/bots/<slug:bot_slug>/messages/",
         conversation_api.BotMessagesView.as_view(),
         name="api-bot-messages",
+    ),
+    path(
+        "publishing/unsubscribe/<str:token>/",
+        publisher_views.unsubscribe,
+        name="publishing-unsubscribe",
     ),
     path("", include("conversations.urls")),
 ]
