@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "botsite",
     "conversations",
     "actions",
+    "webhooks",
     "publishers",
     "integrations",
 ]
@@ -211,7 +212,18 @@ ACTION_RUN_SWEEP_SECONDS = env.int("ACTION_RUN_SWEEP_SECONDS", default=30)
 # is re-enqueued by the sweeper: a lost broker message or a killed worker loses nothing.
 ACTION_RUN_STUCK_SECONDS = env.int("ACTION_RUN_STUCK_SECONDS", default=60)
 ACTION_RUN_TIMEOUT_SECONDS = env.int("ACTION_RUN_TIMEOUT_SECONDS", default=300)
+# Publishing: how often the sweeper hands on deliveries left behind; how old a pending
+# delivery or a failed one past due must be before it does; how long one attempt may take
+# before its worker counts as lost; how long a publisher run holds its lease.
+DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=30)
+DELIVERY_STUCK_SECONDS = env.int("DELIVERY_STUCK_SECONDS", default=60)
+DELIVERY_TIMEOUT_SECONDS = env.int("DELIVERY_TIMEOUT_SECONDS", default=120)
+PUBLISHER_RUN_TIMEOUT_SECONDS = env.int("PUBLISHER_RUN_TIMEOUT_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
+    "deliveries-sweep": {
+        "task": "publishers.tasks.deliveries_sweep",
+        "schedule": float(DELIVERY_SWEEP_SECONDS),
+    },
     "action-runs-sweep": {
         "task": "actions.tasks.action_runs_sweep",
         "schedule": float(ACTION_RUN_SWEEP_SECONDS),
@@ -333,6 +345,36 @@ HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=1_000_000)
 # Hosts that may resolve to private or loopback addresses (an intranet API, a local fake).
 HTTP_ALLOWED_HOSTS = env.list("HTTP_ALLOWED_HOSTS", default=[])
+
+# ---------------------------------------------------------------------------------------------
+# Outgoing webhooks (webhooks/)
+# ---------------------------------------------------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+WEBHOOK_MAX_ANSWER_BYTES = env.int("WEBHOOK_MAX_ANSWER_BYTES", default=64 * 1024)
+# Backoff between attempts: doubling from the base, up to the cap, with jitter. With the
+# defaults, 15 attempts span about 10 hours.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
+# An endpoint failing this many times in a row, for at least this long, is disabled and
+# its owner is told.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=24 * 3600)
+
+# ---------------------------------------------------------------------------------------------
+# Publishing
+# ---------------------------------------------------------------------------------------------
+# Where links in emails (one-click unsubscribe) point: the site as its users reach it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Deliveries per second for each destination kind, shared by every worker (token buckets in
+# the cache); 0 or missing: no limit. E.g. "room=0,email=10,webhook=50".
+PUBLISHING_RATE_LIMITS = env.dict(
+    "PUBLISHING_RATE_LIMITS", cast={"value": float}, default={"email": 10.0, "webhook": 50.0}
+)
+# Web chat deliveries written and pushed per transaction.
+PUBLISHING_ROOM_BATCH = env.int("PUBLISHING_ROOM_BATCH", default=2000)
+# Attempts at an email or web chat delivery before it is dead (webhooks: WEBHOOK_MAX_ATTEMPTS).
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
 
 # ---------------------------------------------------------------------------------------------
 # Product limits

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from botsite import health
+from publishers import views as publisher_views
 
 admin.site.site_header = "Botsite"
 admin.site.site_title = "Botsite admin"
@@ -12,5 +13,10 @@ urlpatterns = [
     path("readyz", health.readiness, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("integrations.urls")),
+    path(
+        "publishing/unsubscribe/<str:token>/",
+        publisher_views.unsubscribe,
+        name="publishing-unsubscribe",
+    ),
     path("", include("conversations.urls")),
 ]

@@ -55,3 +55,14 @@ async def typing_broadcast_async(room_id: int, *, is_typing: bool) -> None:
 def typing_broadcast(room_id: int, *, is_typing: bool) -> None:
     """From sync code: tell the room's sockets whether the bot is working for it."""
     async_to_sync(typing_broadcast_async)(room_id, is_typing=is_typing)
+
+
+def messages_broadcast(messages: list[OutboundMessage]) -> None:
+    """From sync code: push many stored messages (a post fanned out to rooms) in one go."""
+
+    async def send_all() -> None:
+        for message in messages:
+            await message_broadcast_async(message)
+
+    if messages:
+        async_to_sync(send_all)()
