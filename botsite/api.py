@@ -23,7 +23,10 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
         return Response({"code": "request_too_large", "detail": str(error)}, status=413)
     if isinstance(error, BotsiteError):
         status = next((code for kind, code in STATUS_FOR.items() if isinstance(error, kind)), 400)
-        return Response({"code": error.code, "detail": error.detail}, status=status)
+        body = {"code": error.code, "detail": error.detail}
+        if getattr(error, "fields", None):
+            body["fields"] = error.fields  # type: ignore[attr-defined]
+        return Response(body, status=status)
     response = drf_exception_handler(error, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         code = getattr(response.data["detail"], "code", "error")

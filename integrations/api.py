@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -20,7 +21,11 @@ from integrations.models import ApiToken
 from integrations.pagination import MessageCursorPagination
 from integrations.services import api_token_create, api_token_revoke
 from integrations.tenancy import tenant_scope
+from publishers import services as publisher_service
+from publishers.deliveries import deliveries_retry
 from publishers.models import Delivery, Post, Publisher, Subscription
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_create, webhook_endpoint_secret_rotate
 
 
 def api_actor(request: Request) -> AuditActor:
@@ -168,24 +173,77 @@ def _memory_cache_drop(scope: MemoryScope, key: str) -> None:
 
 
 class PublisherViewSet(TenantModelViewSet):
+    """Publishers; saving one keeps its beat schedule in step, as in the admin."""
+
     queryset = Publisher.objects.select_related("bot")
     serializer_class = serializers.PublisherSerializer
     filterset_fields = ["bot", "kind", "status", "is_enabled"]
     ordering_fields = ["slug", "name", "last_run_at", "id"]
 
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        self._save(serializer)
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        self._save(serializer)
+
+    def _save(self, serializer: BaseSerializer) -> None:
+        publisher = serializer.instance or Publisher()
+        for name, value in serializer.validated_data.items():
+            setattr(publisher, name, value)
+        with audit_context(api_actor(self.request)):
+            serializer.instance = publisher_service.publisher_save(publisher=publisher)
+
+    def perform_destroy(self, instance: Publisher) -> None:
+        with audit_context(api_actor(self.request)):
+            publisher_service.publishers_delete(publishers=Publisher.objects.filter(pk=instance.pk))
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=True, methods=["post"], url_path="publish-now")
+    def publish_now(self, request: Request, pk: str) -> Response:
+        """Fetch the publisher now, on a worker (the admin's "Publish now")."""
+        publisher_service.publisher_run_now(publisher=self.get_object())
+        return Response(status=status.HTTP_202_ACCEPTED)
+
 
 class PostViewSet(TenantModelViewSet):
+    """Posts; one created here is fanned out to the subscribers at once, as in the admin."""
+
     queryset = Post.objects.all()
     serializer_class = serializers.PostSerializer
     filterset_fields = ["publisher"]
     ordering_fields = ["published_at", "created_at", "id"]
 
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        data = serializer.validated_data
+        with audit_context(api_actor(self.request)):
+            serializer.instance = publisher_service.post_create(
+                publisher=data["publisher"],
+                title=data["title"],
+                body=data.get("body", ""),
+                link=data.get("link", ""),
+                tags=data.get("tags", []),
+                published_at=data.get("published_at"),
+            )
+
 
 class SubscriptionViewSet(TenantModelViewSet):
     queryset = Subscription.objects.all()
     serializer_class = serializers.SubscriptionSerializer
-    filterset_fields = ["publisher", "destination", "room", "is_active"]
+    filterset_fields = ["publisher", "destination", "room", "endpoint", "is_active"]
     ordering_fields = ["created_at", "id"]
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        data = serializer.validated_data
+        with audit_context(api_actor(self.request)):
+            serializer.instance, _ = publisher_service.subscription_create(
+                publisher=data["publisher"],
+                destination=data["destination"],
+                room=data.get("room"),
+                email=data.get("email", ""),
+                endpoint=data.get("endpoint"),
+                participant=data.get("participant"),
+                tag=data.get("tag", ""),
+            )
 
 
 class DeliveryViewSet(TenantReadOnlyViewSet):
@@ -193,6 +251,51 @@ class DeliveryViewSet(TenantReadOnlyViewSet):
     serializer_class = serializers.DeliverySerializer
     filterset_fields = ["post", "subscription", "status"]
     ordering_fields = ["created_at", "id"]
+
+    @extend_schema(request=None, responses={202: serializers.CountSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        """Send a failed or dead delivery again now; count 0 when it is not failed."""
+        delivery = self.get_object()
+        with audit_context(api_actor(request)):
+            count = deliveries_retry(deliveries=Delivery.objects.filter(pk=delivery.pk))
+        return Response({"count": count}, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookEndpointViewSet(TenantModelViewSet):
+    """Where signed webhooks go: subscriptions' posts, room callbacks, integrator events.
+    The signing secret is shown once, on create and on rotate-secret."""
+
+    queryset = WebhookEndpoint.objects.select_related("bot")
+    serializer_class = serializers.WebhookEndpointSerializer
+    filterset_fields = ["bot", "is_enabled"]
+    ordering_fields = ["created_at", "id"]
+
+    @extend_schema(responses={201: serializers.WebhookEndpointCreatedSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with audit_context(api_actor(request)):
+            endpoint, secret = webhook_endpoint_create(
+                url=data["url"],
+                owner_email=data.get("owner_email", ""),
+                bot=data.get("bot"),
+                description=data.get("description", ""),
+            )
+        endpoint.secret = secret
+        body = serializers.WebhookEndpointCreatedSerializer(
+            endpoint, context=self.get_serializer_context()
+        )
+        return Response(body.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: serializers.SecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: str) -> Response:
+        """A new signing secret, shown this once; the old one stops at once."""
+        with audit_context(api_actor(request)):
+            secret = webhook_endpoint_secret_rotate(endpoint=self.get_object())
+        return Response({"secret": secret})
 
 
 class ApiTokenViewSet(

@@ -39,7 +39,7 @@ HISTORY = {
     "publishers.post",
 }
 #: Values never copied into the log.
-SECRET_FIELDS = {"password", "secret_hash"}
+SECRET_FIELDS = {"password", "secret_hash", "secret"}
 
 
 @dataclass(frozen=True)

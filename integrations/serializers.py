@@ -15,6 +15,9 @@ from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Parti
 from integrations.models import ApiToken
 from integrations.tenancy import BOT_PATHS, tenant_scope
 from publishers.models import Delivery, Post, Publisher, Subscription
+from webhooks.exceptions import WebhookUrlRefused
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_url_check
 
 
 class BotSlugField(serializers.SlugRelatedField):
@@ -27,6 +30,9 @@ class BotSlugField(serializers.SlugRelatedField):
 class TenantModelSerializer(serializers.ModelSerializer):
     """Related fields offer only the caller's objects (another tenant's id is a 400), and
     `validate` runs the model's `full_clean`, so the API refuses exactly what the admin does."""
+
+    #: Model fields `full_clean` leaves to the service that saves the row.
+    clean_exclude: list[str] = []
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -46,7 +52,7 @@ class TenantModelSerializer(serializers.ModelSerializer):
             if name not in many:
                 setattr(instance, name, value)
         try:
-            instance.full_clean(exclude=list(many))
+            instance.full_clean(exclude=[*many, *self.clean_exclude])
         except DjangoValidationError as error:
             raise serializers.ValidationError(_errors(error)) from error
         # `clean()` may normalise values (plugin configs, lower-case tags): keep its result.
@@ -171,10 +177,12 @@ class PublisherSerializer(TenantModelSerializer):
 
 
 class PostSerializer(TenantModelSerializer):
+    clean_exclude = ["source_id"]  # post_create makes one for posts written here
+
     class Meta:
         model = Post
         fields = _model_fields(Post)
-        read_only_fields = ["created_at"]
+        read_only_fields = ["source_id", "created_at"]
 
 
 class SubscriptionSerializer(TenantModelSerializer):
@@ -189,6 +197,56 @@ class DeliverySerializer(TenantModelSerializer):
         model = Delivery
         fields = _model_fields(Delivery)
         read_only_fields = fields
+
+
+class WebhookEndpointSerializer(TenantModelSerializer):
+    bot = BotSlugField(required=False, allow_null=True)
+    clean_exclude = ["secret"]  # made by webhook_endpoint_create
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = _model_fields(WebhookEndpoint, "secret")
+        read_only_fields = [
+            "is_enabled",
+            "disabled_reason",
+            "disabled_at",
+            "failure_streak",
+            "first_failure_at",
+            "last_success_at",
+            "last_error",
+            "secret_rotated_at",
+            "created_at",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        request = self.context.get("request")
+        is_token = request is not None and isinstance(request.auth, ApiToken)
+        bot = attrs.get("bot", getattr(self.instance, "bot", None))
+        if is_token and bot is None:
+            raise serializers.ValidationError({"bot": ["A token's endpoints belong to a bot."]})
+        if "url" in attrs:
+            try:
+                webhook_url_check(attrs["url"])
+            except WebhookUrlRefused as error:
+                raise serializers.ValidationError({"url": [error.detail]}) from error
+        return super().validate(attrs)
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(
+        read_only=True, help_text="The signing secret (whsec_…), shown this once only."
+    )
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The new signing secret, shown this once only.")
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="How many rows the operation changed.")
 
 
 class ApiTokenSerializer(TenantModelSerializer):

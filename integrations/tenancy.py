@@ -9,7 +9,8 @@ from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
 from integrations.models import ApiToken
 from integrations.services import api_token_bot_ids
-from publishers.models import Delivery, Post, Publisher, Subscription
+from publishers.models import Delivery, Post, Publisher, PublisherRun, Subscription
+from webhooks.models import WebhookEndpoint
 
 #: The path from each model to its bot, the tenant key of everything below it.
 BOT_PATHS: dict[type[models.Model], str] = {
@@ -25,14 +26,12 @@ BOT_PATHS: dict[type[models.Model], str] = {
     MemoryEntry: "bot",
     Message: "room__bot",
     Publisher: "bot",
+    PublisherRun: "publisher__bot",
+    WebhookEndpoint: "bot",
     Post: "publisher__bot",
     Subscription: "publisher__bot",
     Delivery: "subscription__publisher__bot",
 }
-
-
-def bot_path_register(model: type[models.Model], path: str) -> None:
-    BOT_PATHS[model] = path
 
 
 def visible_bot_ids(request: Request) -> list[int] | None:

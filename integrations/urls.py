@@ -23,6 +23,7 @@ router.register("publishers", api.PublisherViewSet, basename="publisher")
 router.register("posts", api.PostViewSet, basename="post")
 router.register("subscriptions", api.SubscriptionViewSet, basename="subscription")
 router.register("deliveries", api.DeliveryViewSet, basename="delivery")
+router.register("webhook-endpoints", api.WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("tokens", api.ApiTokenViewSet, basename="token")
 
 

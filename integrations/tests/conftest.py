@@ -4,6 +4,11 @@ from rest_framework.test import APIClient
 from integrations.tests.factories import Tenant, tenant_make
 
 
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(settings):
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def own(db) -> Tenant:
     return tenant_make("own")

@@ -16,6 +16,7 @@ from conversations.tests.factories import (
 from integrations.models import ApiToken
 from integrations.services import api_token_create
 from publishers.models import Delivery, Post, Publisher, Subscription
+from webhooks.models import WebhookEndpoint
 
 
 def token_make(bots: list[Bot], *, scope: str = "write", **options: Any) -> tuple[ApiToken, str]:
@@ -44,6 +45,7 @@ class Tenant:
     post: Post
     subscription: Subscription
     delivery: Delivery
+    webhook_endpoint: WebhookEndpoint
     token: ApiToken
     secret: str
 
@@ -72,6 +74,9 @@ def tenant_make(slug: str) -> Tenant:
         post=post,
         subscription=subscription,
         delivery=Delivery.objects.create(post=post, subscription=subscription),
+        webhook_endpoint=WebhookEndpoint.objects.create(
+            bot=bot, url=f"https://{slug}.example.com/hook", secret="whsec_test"
+        ),
         token=token,
         secret=secret,
     )

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from conversations.memory import MemoryScope, memory_recall, memory_remember
 from conversations.tests.factories import MessageFactory
+from integrations.models import AuditEntry
 from integrations.tests.conftest import client_for
+from publishers.models import Post
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +177,66 @@ def test_the_docs_page_serves_swagger_ui_from_our_own_static_files(client):
     page = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
     assert "cdn" not in page.lower()
+
+
+def test_a_webhook_endpoint_shows_its_secret_on_create_and_rotate_only(api, own):
+    created = api.post(
+        reverse("api:webhook-endpoint-list"),
+        {"bot": own.bot.slug, "url": "http://127.0.0.1:9/hook"},
+        format="json",
+    )
+    endpoint_id = created.json()["id"]
+    read = api.get(reverse("api:webhook-endpoint-detail", args=[endpoint_id])).json()
+    rotated = api.post(reverse("api:webhook-endpoint-rotate-secret", args=[endpoint_id]))
+
+    assert created.status_code == 201
+    assert created.json()["secret"].startswith("whsec_")
+    assert "secret" not in read
+    assert rotated.json()["secret"].startswith("whsec_")
+    assert rotated.json()["secret"] != created.json()["secret"]
+    entry = AuditEntry.objects.filter(model="webhooks.webhookendpoint").latest("id")
+    assert entry.after["secret"] == "(hidden)"
+
+
+def test_publish_now_queues_a_run_and_refuses_a_paused_publisher(
+    api, own, django_capture_on_commit_callbacks, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr("publishers.tasks.publisher_run.delay", queued.append)
+    url = reverse("api:publisher-publish-now", args=[own.publisher.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(url)
+    own.publisher.is_enabled = False
+    own.publisher.save()
+    paused = api.post(url)
+
+    assert response.status_code == 202
+    assert queued == [own.publisher.pk]
+    assert paused.status_code == 400
+    assert paused.json()["code"] == "publisher_paused"
+
+
+def test_retry_sends_a_dead_delivery_again_and_leaves_a_sent_one(api, own):
+    own.delivery.status = "dead"
+    own.delivery.save()
+    url = reverse("api:delivery-retry", args=[own.delivery.pk])
+
+    first = api.post(url)
+    own.delivery.refresh_from_db()
+    again = api.post(url)
+
+    assert first.status_code == 202
+    assert first.json() == {"count": 1}
+    assert own.delivery.status == "pending"
+    assert again.json() == {"count": 0}
+
+
+def test_a_post_created_through_the_api_is_fanned_out(api, own):
+    response = api.post(
+        reverse("api:post-list"), {"publisher": own.publisher.pk, "title": "News!"}, format="json"
+    )
+
+    assert response.status_code == 201
+    post = Post.objects.get(pk=response.json()["id"])
+    assert post.deliveries.get().subscription == own.subscription

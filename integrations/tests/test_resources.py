@@ -160,6 +160,14 @@ ENDPOINTS = [
     ),
     Endpoint("delivery", lambda t: t.delivery, can_delete=False),
     Endpoint(
+        "webhook-endpoint",
+        lambda t: t.webhook_endpoint,
+        create=lambda t: {"bot": t.bot.slug, "url": "http://127.0.0.1:9/hook"},
+        update=lambda t: {"description": "CRM"},
+        invalid=(lambda t: {"url": "http://10.1.2.3/hook"}, "url"),
+        foreign_related=(lambda t, f: {"bot": f.bot.slug}, "bot"),
+    ),
+    Endpoint(
         "token",
         sibling_token,
         create=lambda t: {"name": "Reporting", "bots": [t.bot.slug], "scope": "read"},
@@ -226,7 +234,9 @@ def test_a_create_is_stored_and_audited(endpoint, api, own):
 
     assert response.status_code == 201, response.json()
     assert endpoint.model.objects.count() == count + 1
-    entry = AuditEntry.objects.filter(action="create").latest("id")
+    entry = AuditEntry.objects.filter(
+        action="create", model=endpoint.model._meta.label_lower
+    ).latest("id")
     assert entry.source == "api"
     assert entry.token == own.token
     assert entry.model == endpoint.model._meta.label_lower
@@ -243,7 +253,7 @@ def test_an_update_is_stored_and_audited_with_before_and_after(endpoint, api, ow
     assert response.status_code == 200, response.json()
     for name, value in changes.items():
         assert response.json()[name] == value
-    entry = AuditEntry.objects.get(action="update")
+    entry = AuditEntry.objects.get(action="update", model=endpoint.model._meta.label_lower)
     assert entry.token == own.token
     assert entry.actor.endswith(f"via token {own.token.prefix}")
     for name, value in changes.items():
