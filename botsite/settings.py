@@ -219,7 +219,20 @@ DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=30)
 DELIVERY_STUCK_SECONDS = env.int("DELIVERY_STUCK_SECONDS", default=60)
 DELIVERY_TIMEOUT_SECONDS = env.int("DELIVERY_TIMEOUT_SECONDS", default=120)
 PUBLISHER_RUN_TIMEOUT_SECONDS = env.int("PUBLISHER_RUN_TIMEOUT_SECONDS", default=300)
+# Integrators' events: how often new rows become webhooks, and how old a row must be first.
+EVENT_SCAN_SECONDS = env.float("EVENT_SCAN_SECONDS", default=2.0)
+EVENT_SETTLE_SECONDS = env.float("EVENT_SETTLE_SECONDS", default=1.0)
+# How long an Idempotency-Key of the conversation endpoint is remembered.
+IDEMPOTENCY_KEY_SECONDS = env.int("IDEMPOTENCY_KEY_SECONDS", default=24 * 3600)
 CELERY_BEAT_SCHEDULE = {
+    "integrator-events-scan": {
+        "task": "integrations.tasks.events_scan",
+        "schedule": EVENT_SCAN_SECONDS,
+    },
+    "integrations-purge": {
+        "task": "integrations.tasks.integrations_purge",
+        "schedule": 3600.0,
+    },
     "deliveries-sweep": {
         "task": "publishers.tasks.deliveries_sweep",
         "schedule": float(DELIVERY_SWEEP_SECONDS),

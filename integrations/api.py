@@ -15,9 +15,10 @@ from actions.models import Action, Command, Pattern, ResponseTemplate
 from conversations.memory import MemoryScope
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
 from integrations import serializers
-from integrations.audit import AuditActor, audit_context
+from integrations.audit import api_actor, audit_context
+from integrations.events import event_deliveries_retry, event_hook_create
 from integrations.filters import MessageFilterSet
-from integrations.models import ApiToken
+from integrations.models import ApiToken, EventDelivery, EventHook
 from integrations.pagination import MessageCursorPagination
 from integrations.services import api_token_create, api_token_revoke
 from integrations.tenancy import tenant_scope
@@ -26,11 +27,6 @@ from publishers.deliveries import deliveries_retry
 from publishers.models import Delivery, Post, Publisher, Subscription
 from webhooks.models import WebhookEndpoint
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_secret_rotate
-
-
-def api_actor(request: Request) -> AuditActor:
-    token = request.auth if isinstance(request.auth, ApiToken) else None
-    return AuditActor(source="api", user=request.user, token=token)
 
 
 class TenantViewSetMixin:
@@ -296,6 +292,39 @@ class WebhookEndpointViewSet(TenantModelViewSet):
         with audit_context(api_actor(request)):
             secret = webhook_endpoint_secret_rotate(endpoint=self.get_object())
         return Response({"secret": secret})
+
+
+class EventHookViewSet(TenantModelViewSet):
+    """Integrator events (message.received, reply.sent, delivery.failed, publisher.failing)
+    pushed to a webhook endpoint of the bot, in order; with a room, only that room's."""
+
+    queryset = EventHook.objects.select_related("endpoint")
+    serializer_class = serializers.EventHookSerializer
+    filterset_fields = ["endpoint", "room", "is_enabled"]
+    ordering_fields = ["created_at", "id"]
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        data = serializer.validated_data
+        with audit_context(api_actor(self.request)):
+            serializer.instance = event_hook_create(
+                endpoint=data["endpoint"], events=data["events"], room=data.get("room")
+            )
+
+
+class EventDeliveryViewSet(TenantReadOnlyViewSet):
+    queryset = EventDelivery.objects.all()
+    serializer_class = serializers.EventDeliverySerializer
+    filterset_fields = ["hook", "event_type", "status"]
+    ordering_fields = ["id"]
+
+    @extend_schema(request=None, responses={202: serializers.CountSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        """Send a dead event again, after the hook's pending ones; count 0 when not dead."""
+        delivery = self.get_object()
+        with audit_context(api_actor(request)):
+            count = event_deliveries_retry(deliveries=EventDelivery.objects.filter(pk=delivery.pk))
+        return Response({"count": count}, status=status.HTTP_202_ACCEPTED)
 
 
 class ApiTokenViewSet(

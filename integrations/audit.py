@@ -54,6 +54,12 @@ class AuditActor:
         return f"{name} via token {self.token.prefix}" if self.token else name
 
 
+def api_actor(request: Any) -> AuditActor:
+    """Who is acting on an API request: the token's user, with the token."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    return AuditActor(source="api", user=request.user, token=token)
+
+
 _actor: contextvars.ContextVar[AuditActor | None] = contextvars.ContextVar(
     "audit_actor", default=None
 )

@@ -15,11 +15,14 @@ from rest_framework.response import Response
 from conversations import api as conversation_api
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot, Message
+from integrations.audit import api_actor, audit_context
+from integrations.events import room_callback_set
 from integrations.exceptions import IdempotencyKeyReused
 from integrations.models import ApiToken, IdempotencyKey
 from integrations.permissions import ApiAccess
 from integrations.schema import ErrorSerializer
 from integrations.tenancy import visible_bot_ids
+from webhooks.models import WebhookEndpoint
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c7c1e-2f0e-4d8a-9a51-0f6f3c8f7b21")
 
@@ -35,6 +38,20 @@ class OutboundSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True)
     html = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
+
+
+class ConversationInputSerializer(conversation_api.MessageInputSerializer):
+    callback_endpoint = serializers.PrimaryKeyRelatedField(
+        queryset=WebhookEndpoint.objects.all(),
+        required=False,
+        help_text="A webhook endpoint of this bot: the room's replies are also pushed there, "
+        "in order, as signed `reply.sent` webhooks.",
+    )
+
+    def __init__(self, *args: Any, bot: Bot | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if bot is not None:  # None only when the schema is generated
+            self.fields["callback_endpoint"].queryset = WebhookEndpoint.objects.filter(bot=bot)
 
 
 class MessageAnswerSerializer(serializers.Serializer):
@@ -57,7 +74,7 @@ class BotMessagesView(conversation_api.BotMessagesView):
     permission_classes = [ApiAccess]
 
     @extend_schema(
-        request=conversation_api.MessageInputSerializer,
+        request=ConversationInputSerializer,
         responses={
             200: MessageAnswerSerializer,
             202: MessageAnswerSerializer,
@@ -75,15 +92,19 @@ class BotMessagesView(conversation_api.BotMessagesView):
     )
     def post(self, request: Request, bot_slug: str) -> Response:
         bot = self._bot(request, bot_slug)
-        serializer = conversation_api.MessageInputSerializer(data=request.data)
+        serializer = ConversationInputSerializer(data=request.data, bot=bot)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
+        endpoint = data.pop("callback_endpoint", None)
         key = request.headers.get("Idempotency-Key")
         if key is not None:
-            data["client_id"] = self._idempotent_client_id(request, bot, key, data)
+            data["client_id"] = self._idempotent_client_id(request, bot, key, data, endpoint)
         response = self.message_answer(bot_slug=bot_slug, data=data)
+        message = Message.objects.select_related("room").get(pk=response.data["message"]["id"])
+        if endpoint is not None:
+            with audit_context(api_actor(request)):
+                room_callback_set(room=message.room, endpoint=endpoint, after_message_id=message.pk)
         if response.status_code == 202:
-            message = Message.objects.only("room_id").get(pk=response.data["message"]["id"])
             response.data["replies_url"] = (
                 f"{reverse('api:message-list')}?room={message.room_id}"
                 f"&after_id={message.pk}&sender_kind=bot"
@@ -98,7 +119,7 @@ class BotMessagesView(conversation_api.BotMessagesView):
         return bot
 
     def _idempotent_client_id(
-        self, request: Request, bot: Bot, key: str, data: dict[str, Any]
+        self, request: Request, bot: Bot, key: str, data: dict[str, Any], endpoint: Any
     ) -> uuid.UUID:
         if not key.strip() or len(key) > 255:
             raise serializers.ValidationError({"Idempotency-Key": ["Send 1 to 255 characters."]})
@@ -108,6 +129,7 @@ class BotMessagesView(conversation_api.BotMessagesView):
             )
         principal = _principal(request)
         body = {name: value for name, value in data.items() if name != "wait"}
+        body["callback_endpoint"] = endpoint.pk if endpoint else None
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
         try:
             record, _ = IdempotencyKey.objects.get_or_create(

@@ -3,9 +3,11 @@ import hmac
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from botsite.fields import StringListField
 from conversations.models import Bot
 
 TOKEN_PREFIX = "bst"  # noqa: S105 (a public marker, like ghp_ of GitHub tokens)
@@ -139,3 +141,93 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class EventType(models.TextChoices):
+    MESSAGE_RECEIVED = "message.received", "A participant's message was received"
+    REPLY_SENT = "reply.sent", "The bot replied"
+    DELIVERY_FAILED = "delivery.failed", "A post could not be delivered (gave up)"
+    PUBLISHER_FAILING = "publisher.failing", "A publisher's run failed"
+
+
+class EventHook(models.Model):
+    """Events of a bot (or of one room: a conversation's callback) pushed to a webhook
+    endpoint of that bot, in order."""
+
+    endpoint = models.ForeignKey(
+        "webhooks.WebhookEndpoint", on_delete=models.CASCADE, related_name="event_hooks"
+    )
+    room = models.ForeignKey(
+        "conversations.Room",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="event_hooks",
+        help_text="Only this room's messages (a conversation's callback); empty: every room.",
+    )
+    events = StringListField(help_text="Event types, comma-separated: " + ", ".join(EventType))
+    is_enabled = models.BooleanField("enabled", default=True)
+    # Cursors: rows up to these ids have been turned into events (or predate the hook).
+    last_message_id = models.BigIntegerField(default=0, editable=False)
+    last_publisher_run_id = models.BigIntegerField(default=0, editable=False)
+    send_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "room"],
+                condition=models.Q(room__isnull=False),
+                name="event_hook_one_callback_per_room_and_endpoint",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.events)} → {self.endpoint}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        unknown = sorted(set(self.events) - set(EventType.values))
+        if unknown or not self.events:
+            errors["events"] = f"Choose among: {', '.join(EventType.values)}."
+        endpoint = getattr(self, "endpoint", None) if self.endpoint_id else None
+        if endpoint is not None and endpoint.bot_id is None:
+            errors["endpoint"] = "Use an endpoint of a bot."
+        elif endpoint is not None and self.room_id and self.room.bot_id != endpoint.bot_id:
+            errors["room"] = "The room belongs to another bot."
+        if errors:
+            raise ValidationError(errors)
+
+
+class EventDelivery(models.Model):
+    """One event for one hook: written once, sent in order, retried until sent or dead."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        DEAD = "dead", "Dead (gave up)"
+
+    hook = models.ForeignKey(EventHook, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=30, choices=EventType.choices)
+    object_key = models.CharField(max_length=64, help_text="What the event is about, e.g. its id.")
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "event deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hook", "event_type", "object_key"], name="event_delivery_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["hook", "status", "id"], name="event_delivery_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.object_key} ({self.status})"

@@ -12,7 +12,7 @@ from rest_framework.settings import api_settings
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
-from integrations.models import ApiToken
+from integrations.models import ApiToken, EventDelivery, EventHook
 from integrations.tenancy import BOT_PATHS, tenant_scope
 from publishers.models import Delivery, Post, Publisher, Subscription
 from webhooks.exceptions import WebhookUrlRefused
@@ -243,6 +243,20 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 class SecretSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="The new signing secret, shown this once only.")
+
+
+class EventHookSerializer(TenantModelSerializer):
+    class Meta:
+        model = EventHook
+        fields = _model_fields(EventHook, "send_lease_until")
+        read_only_fields = ["last_message_id", "last_publisher_run_id", "created_at"]
+
+
+class EventDeliverySerializer(TenantModelSerializer):
+    class Meta:
+        model = EventDelivery
+        fields = _model_fields(EventDelivery)
+        read_only_fields = fields
 
 
 class CountSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 
 from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
-from integrations.models import ApiToken
+from integrations.models import ApiToken, EventDelivery, EventHook
 from integrations.services import api_token_bot_ids
 from publishers.models import Delivery, Post, Publisher, PublisherRun, Subscription
 from webhooks.models import WebhookEndpoint
@@ -28,6 +28,8 @@ BOT_PATHS: dict[type[models.Model], str] = {
     Publisher: "bot",
     PublisherRun: "publisher__bot",
     WebhookEndpoint: "bot",
+    EventHook: "endpoint__bot",
+    EventDelivery: "hook__endpoint__bot",
     Post: "publisher__bot",
     Subscription: "publisher__bot",
     Delivery: "subscription__publisher__bot",

@@ -24,6 +24,8 @@ router.register("posts", api.PostViewSet, basename="post")
 router.register("subscriptions", api.SubscriptionViewSet, basename="subscription")
 router.register("deliveries", api.DeliveryViewSet, basename="delivery")
 router.register("webhook-endpoints", api.WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("event-hooks", api.EventHookViewSet, basename="event-hook")
+router.register("event-deliveries", api.EventDeliveryViewSet, basename="event-delivery")
 router.register("tokens", api.ApiTokenViewSet, basename="token")
 
 

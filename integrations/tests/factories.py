@@ -13,7 +13,7 @@ from conversations.tests.factories import (
     ParticipantFactory,
     RoomFactory,
 )
-from integrations.models import ApiToken
+from integrations.models import ApiToken, EventDelivery, EventHook
 from integrations.services import api_token_create
 from publishers.models import Delivery, Post, Publisher, Subscription
 from webhooks.models import WebhookEndpoint
@@ -46,6 +46,8 @@ class Tenant:
     subscription: Subscription
     delivery: Delivery
     webhook_endpoint: WebhookEndpoint
+    event_hook: EventHook
+    event_delivery: EventDelivery
     token: ApiToken
     secret: str
 
@@ -59,6 +61,10 @@ def tenant_make(slug: str) -> Tenant:
     post = Post.objects.create(publisher=publisher, source_id="1", title="First")
     subscription = Subscription.objects.create(publisher=publisher, destination="room", room=room)
     token, secret = token_make([bot], may_create_tokens=True)
+    endpoint = WebhookEndpoint.objects.create(
+        bot=bot, url=f"https://{slug}.example.com/hook", secret="whsec_test"
+    )
+    hook = EventHook.objects.create(endpoint=endpoint, events=["reply.sent"])
     return Tenant(
         bot=bot,
         middleware=BotMiddleware.objects.create(bot=bot, kind="ignore_list"),
@@ -74,8 +80,10 @@ def tenant_make(slug: str) -> Tenant:
         post=post,
         subscription=subscription,
         delivery=Delivery.objects.create(post=post, subscription=subscription),
-        webhook_endpoint=WebhookEndpoint.objects.create(
-            bot=bot, url=f"https://{slug}.example.com/hook", secret="whsec_test"
+        webhook_endpoint=endpoint,
+        event_hook=hook,
+        event_delivery=EventDelivery.objects.create(
+            hook=hook, event_type="reply.sent", object_key="1", payload={}
         ),
         token=token,
         secret=secret,

@@ -168,6 +168,15 @@ ENDPOINTS = [
         foreign_related=(lambda t, f: {"bot": f.bot.slug}, "bot"),
     ),
     Endpoint(
+        "event-hook",
+        lambda t: t.event_hook,
+        create=lambda t: {"endpoint": t.webhook_endpoint.pk, "events": ["message.received"]},
+        update=lambda t: {"events": ["reply.sent", "publisher.failing"]},
+        invalid=(lambda t: {"events": ["message.deleted"]}, "events"),
+        foreign_related=(lambda t, f: {"endpoint": f.webhook_endpoint.pk}, "endpoint"),
+    ),
+    Endpoint("event-delivery", lambda t: t.event_delivery, can_delete=False),
+    Endpoint(
         "token",
         sibling_token,
         create=lambda t: {"name": "Reporting", "bots": [t.bot.slug], "scope": "read"},
