@@ -7,7 +7,7 @@ from django.utils import timezone
 from actions.models import ActionRun
 from actions.services import action_run_execute
 from conversations.models import Message
-from integrations.events import event_hook_create, event_hook_send, event_hook_scan, events_scan
+from integrations.events import event_hook_create, event_hook_scan, event_hook_send, events_scan
 from integrations.models import EventDelivery, EventHook
 from integrations.tests.conftest import client_for
 from integrations.tests.factories import token_make
