@@ -33,6 +33,8 @@ class TenantViewSetMixin:
     """Rows of the caller's bots only (another tenant's id is a 404); every write audited."""
 
     request: Request
+    # Ids past 64 bits are no row of ours; refusing them in the URL keeps them from the database.
+    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self) -> Any:
         return tenant_scope(super().get_queryset(), self.request)  # type: ignore[misc]
@@ -64,6 +66,7 @@ class BotViewSet(TenantModelViewSet):
     queryset = Bot.objects.all()
     serializer_class = serializers.BotSerializer
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,50}"
     filterset_fields = ["is_enabled", "default_mood"]
     ordering_fields = ["slug", "name", "created_at"]
 
@@ -339,6 +342,7 @@ class ApiTokenViewSet(
 
     queryset = ApiToken.objects.all()
     serializer_class = serializers.ApiTokenSerializer
+    lookup_value_regex = r"[0-9]{1,18}"
     ordering_fields = ["created_at", "id"]
 
     def get_queryset(self) -> Any:
@@ -358,7 +362,7 @@ class ApiTokenViewSet(
                 name=data["name"],
                 user=request.user,
                 bots=data["bots"],
-                scope=data["scope"],
+                scope=data.get("scope", ApiToken.Scope.READ),
                 expires_at=data.get("expires_at"),
                 created_by=parent,
             )

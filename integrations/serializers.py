@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
+from botsite.fields import StringListField
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
 from integrations.models import ApiToken, EventDelivery, EventHook
 from integrations.tenancy import BOT_PATHS, tenant_scope
@@ -27,10 +28,23 @@ class BotSlugField(serializers.SlugRelatedField):
         super().__init__(slug_field="slug", **kwargs)
 
 
+class StringListSerializerField(serializers.ListField):
+    """A list of short strings (names, origins, tags), as the admin's comma-separated field."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        super().__init__(child=serializers.CharField(max_length=200), **kwargs)
+
+
 class TenantModelSerializer(serializers.ModelSerializer):
     """Related fields offer only the caller's objects (another tenant's id is a 400), and
     `validate` runs the model's `full_clean`, so the API refuses exactly what the admin does."""
 
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        StringListField: StringListSerializerField,
+    }
     #: Model fields `full_clean` leaves to the service that saves the row.
     clean_exclude: list[str] = []
 
@@ -48,6 +62,16 @@ class TenantModelSerializer(serializers.ModelSerializer):
         model = self.Meta.model
         instance = copy.copy(self.instance) if self.instance is not None else model()
         many = {field.name for field in model._meta.many_to_many}
+        # Django lets a blank JSON field hold None through full_clean; the column does not.
+        nulls = [
+            name
+            for name, value in attrs.items()
+            if value is None and name not in many and not model._meta.get_field(name).null
+        ]
+        if nulls:
+            raise serializers.ValidationError(
+                {name: ["This field may not be null."] for name in nulls}
+            )
         for name, value in attrs.items():
             if name not in many:
                 setattr(instance, name, value)

@@ -54,5 +54,5 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[]),
         name="docs",
     ),
-    re_path(r"^.*$", NotFoundView.as_view()),
+    re_path(r"^[\s\S]*$", NotFoundView.as_view()),
 ]
