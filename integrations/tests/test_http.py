@@ -240,3 +240,34 @@ def test_a_post_created_through_the_api_is_fanned_out(api, own):
     assert response.status_code == 201
     post = Post.objects.get(pk=response.json()["id"])
     assert post.deliveries.get().subscription == own.subscription
+
+
+def test_null_for_a_list_or_json_field_is_a_400_not_a_database_error(api, own):
+    response = api.patch(
+        reverse("api:room-detail", args=[own.room.pk]), {"settings": None}, format="json"
+    )
+    names = api.patch(
+        reverse("api:bot-detail", args=[own.bot.slug]), {"names": None}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "settings" in response.json()["fields"]
+    assert names.status_code == 400
+    assert "names" in names.json()["fields"]
+
+
+def test_ids_too_large_for_the_database_are_refused_before_it(api):
+    filtered = api.get(reverse("api:message-list"), {"room": 2**70})
+    detail = api.get(f"/api/v1/posts/{2**70}/")
+
+    assert filtered.status_code == 400
+    assert "room" in filtered.json()["fields"]
+    assert detail.status_code == 404
+    assert detail.json()["code"] == "not_found"
+
+
+def test_a_path_with_a_line_break_is_a_json_404(api):
+    response = api.get("/api/v1/rooms/a%0Ab/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
