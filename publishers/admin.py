@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import QuerySet
+from django.forms.models import construct_instance
 from django.http import HttpRequest
 
 from publishers import deliveries, services
@@ -183,8 +184,13 @@ class SubscriptionAdmin(admin.ModelAdmin):
             """Checks with the service the API uses, so both refuse the same things."""
 
             def _post_clean(self) -> None:
-                super()._post_clean()
-                if change or self.errors:
+                if change:
+                    super()._post_clean()
+                    return
+                # The service validates the whole subscription (and may make its endpoint);
+                # the model's own check would ask for an endpoint given by URL.
+                self.instance = construct_instance(self, self.instance, self._meta.fields)
+                if self.errors:
                     return
                 data = self.cleaned_data
                 try:

@@ -136,7 +136,7 @@ def test_a_run_stores_new_items_with_one_delivery_per_matching_subscription(coun
 
     assert (run.items_seen, run.posts_new) == (3, 3)
     assert Post.objects.filter(publisher=publisher).count() == 3
-    assert Delivery.objects.count() == 6  # 3 posts × (room, a@): b@ follows another tag
+    assert Delivery.objects.count() == 6  # 3 posts, each to the room and a@: b@ follows another tag
     assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
     assert PublisherRun.objects.filter(publisher=publisher).count() == 2
 
