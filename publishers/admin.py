@@ -1,5 +1,6 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -195,15 +196,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 data = self.cleaned_data
                 try:
                     with _dry_run():
-                        services.subscription_create(
-                            publisher=data["publisher"],
-                            destination=data["destination"],
-                            room=data.get("room"),
-                            email=data.get("email") or "",
-                            endpoint=data.get("endpoint"),
-                            webhook_url=data.get("webhook_url") or "",
-                            tag=data.get("tag") or "",
-                        )
+                        _subscription_create(data)
                 except SubscriptionInvalid as error:
                     for field, problems in (error.fields or {"__all__": [error.detail]}).items():
                         name = field if field in self.fields else None
@@ -216,16 +209,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, subscription, form, change)
             return
-        data = form.cleaned_data
-        created, secret = services.subscription_create(
-            publisher=data["publisher"],
-            destination=data["destination"],
-            room=data.get("room"),
-            email=data.get("email") or "",
-            endpoint=data.get("endpoint"),
-            webhook_url=data.get("webhook_url") or "",
-            tag=data.get("tag") or "",
-        )
+        created, secret = _subscription_create(form.cleaned_data)
         subscription.pk = created.pk
         if secret:
             messages.warning(
@@ -233,6 +217,18 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 f"Signing secret of {created.endpoint}: {secret} — copy it now, "
                 "it is not shown again.",
             )
+
+
+def _subscription_create(data: dict[str, Any]) -> tuple[Subscription, str | None]:
+    return services.subscription_create(
+        publisher=data["publisher"],
+        destination=data["destination"],
+        room=data.get("room"),
+        email=data.get("email") or "",
+        endpoint=data.get("endpoint"),
+        webhook_url=data.get("webhook_url") or "",
+        tag=data.get("tag") or "",
+    )
 
 
 @contextmanager

@@ -21,7 +21,6 @@ from conversations.models import Bot, Message, Room
 from publishers import services
 from publishers.models import Delivery, Post, Publisher, Subscription
 from publishers.tests.feeds import RSS, feed_server
-from webhooks.tests.receiver import webhook_receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
@@ -46,13 +45,6 @@ def feeds():
     with feed_server() as server:
         server.routes["/feed"] = (200, "application/rss+xml", RSS, 0)
         yield server
-
-
-@pytest.fixture
-def receiver(settings):
-    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]  # as the processes' environment says
-    with webhook_receiver() as receiver:
-        yield receiver
 
 
 def feed_publisher(feeds) -> Publisher:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
@@ -76,3 +77,11 @@ def webhook_receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver(settings) -> Iterator[Receiver]:
+    """A running receiver that the outbound client may reach (it listens on 127.0.0.1)."""
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    with webhook_receiver() as running:
+        yield running
