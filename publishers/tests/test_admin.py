@@ -137,3 +137,29 @@ def test_staff_retry_failed_deliveries_from_the_list(admin_client, bot):
 
     assert "1 failed or dead deliveries will be sent again." in response.content.decode()
     assert Delivery.objects.get().status == "pending"
+
+
+def test_a_webhook_subscription_by_url_makes_an_endpoint_and_shows_its_secret_once(
+    admin_client, bot, settings
+):
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    publisher = services.publisher_save(
+        publisher=Publisher(bot=bot, slug="news", name="News", kind="manual")
+    )
+
+    response = admin_client.post(
+        "/admin/publishers/subscription/add/",
+        {
+            "publisher": publisher.pk,
+            "destination": "webhook",
+            "webhook_url": "http://127.0.0.1:9/hook",
+            "tag": "Go",
+            "is_active": "on",
+        },
+        follow=True,
+    )
+
+    subscription = Subscription.objects.get()
+    assert (subscription.endpoint.url, subscription.tag) == ("http://127.0.0.1:9/hook", "go")
+    assert subscription.endpoint.secret in response.content.decode()
+    assert subscription.endpoint.bot == bot

@@ -1,7 +1,8 @@
+import asyncio
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.core import mail
 from django.utils import timezone
@@ -44,11 +45,18 @@ def test_rooms_get_the_post_stored_and_pushed_once_each(publisher):
     for room in rooms:
         services.subscription_create(publisher=publisher, destination="room", room=room)
     Subscription.objects.filter(room=rooms[2]).update(is_active=False)
-    layer = get_channel_layer()
-    async_to_sync(layer.group_add)(realtime.room_group(rooms[0].pk), "listener")
     post = post_to(publisher)
+    layer = get_channel_layer()
 
-    assert deliveries.post_deliveries_send(post_id=post.pk) == 2
+    async def send_while_listening():
+        channel = await layer.new_channel()
+        await layer.group_add(realtime.room_group(rooms[0].pk), channel)
+        sent = await sync_to_async(deliveries.post_deliveries_send)(post_id=post.pk)
+        return sent, await asyncio.wait_for(layer.receive(channel), timeout=10)
+
+    sent, event = async_to_sync(send_while_listening)()
+
+    assert sent == 2
     assert deliveries.post_deliveries_send(post_id=post.pk) == 0  # a repeated task
 
     for room in rooms[:2]:
@@ -57,7 +65,6 @@ def test_rooms_get_the_post_stored_and_pushed_once_each(publisher):
         assert message.text == "📰 News: Go 1.30 is out\nhttps://go.example.com/1.30"
     assert not Message.objects.filter(room=rooms[2]).exists()
     assert set(post.deliveries.values_list("status", "attempts")) == {("sent", 1)}
-    event = async_to_sync(layer.receive)("listener")
     assert event["type"] == realtime.MESSAGE_CREATED
     assert event["message"]["sender_name"] == "Newsbot"
     assert event["message"]["id"] == Message.objects.get(room=rooms[0]).pk
