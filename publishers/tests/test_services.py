@@ -75,6 +75,8 @@ def test_a_crontab_with_a_time_zone_replaces_the_interval_on_change():
     [
         ({"interval_seconds": 60, "crontab": "* * * * *"}, "crontab"),
         ({"crontab": "every day"}, "crontab"),
+        ({"crontab": "99 * * * *"}, "crontab"),
+        ({"crontab": "0 0 * * funday"}, "crontab"),
         ({"crontab": "0 * * * *", "timezone": "Mars/Olympus"}, "timezone"),
         ({"interval_seconds": 5}, "interval_seconds"),
     ],
