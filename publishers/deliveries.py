@@ -7,6 +7,7 @@ socket that was away finds the post in the room's history). Email and webhook de
 are sent one task each, claimed with a conditional update, retried with backoff.
 """
 
+import itertools
 import logging
 import random
 from datetime import timedelta
@@ -141,7 +142,8 @@ def _room_batch_send(post: Post) -> list[OutboundMessage]:
     room and mark them sent, all in one transaction; return the messages to push."""
     size = settings.PUBLISHING_ROOM_BATCH
     if settings.PUBLISHING_RATE_LIMITS.get(Subscription.Destination.ROOM):
-        size = sum(1 for _ in range(size) if _throttle_allows(Subscription.Destination.ROOM))
+        tokens = (_throttle_allows(Subscription.Destination.ROOM) for _ in range(size))
+        size = sum(1 for _ in itertools.takewhile(bool, tokens))  # stop at the first refusal
         if not size:
             raise DeliveryRetry(_throttle_wait(Subscription.Destination.ROOM))
     text = _post_message_text(post)

@@ -255,3 +255,18 @@ def test_a_post_created_twice_for_the_same_subscription_has_one_delivery(publish
 
     assert deliveries.deliveries_create(post=post) == 0
     assert post.deliveries.count() == 1
+
+
+def test_a_throttled_web_chat_fan_out_sends_what_the_rate_allows_then_waits(publisher, settings):
+    settings.PUBLISHING_RATE_LIMITS = {"room": 3.0}
+    for _ in range(5):
+        services.subscription_create(
+            publisher=publisher, destination="room", room=RoomFactory(bot=publisher.bot)
+        )
+    post = post_to(publisher)
+
+    with pytest.raises(DeliveryRetry):
+        deliveries.post_deliveries_send(post_id=post.pk)
+
+    assert post.deliveries.filter(status="sent").count() == 3
+    assert Message.objects.filter(sender_kind="bot").count() == 3
