@@ -1,10 +1,12 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import QuerySet
+from django.forms.models import construct_instance
 from django.http import HttpRequest
 
 from publishers import deliveries, services
@@ -183,21 +185,18 @@ class SubscriptionAdmin(admin.ModelAdmin):
             """Checks with the service the API uses, so both refuse the same things."""
 
             def _post_clean(self) -> None:
-                super()._post_clean()
-                if change or self.errors:
+                if change:
+                    super()._post_clean()
+                    return
+                # The service validates the whole subscription (and may make its endpoint);
+                # the model's own check would ask for an endpoint given by URL.
+                self.instance = construct_instance(self, self.instance, self._meta.fields)
+                if self.errors:
                     return
                 data = self.cleaned_data
                 try:
                     with _dry_run():
-                        services.subscription_create(
-                            publisher=data["publisher"],
-                            destination=data["destination"],
-                            room=data.get("room"),
-                            email=data.get("email") or "",
-                            endpoint=data.get("endpoint"),
-                            webhook_url=data.get("webhook_url") or "",
-                            tag=data.get("tag") or "",
-                        )
+                        _subscription_create(data)
                 except SubscriptionInvalid as error:
                     for field, problems in (error.fields or {"__all__": [error.detail]}).items():
                         name = field if field in self.fields else None
@@ -210,16 +209,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, subscription, form, change)
             return
-        data = form.cleaned_data
-        created, secret = services.subscription_create(
-            publisher=data["publisher"],
-            destination=data["destination"],
-            room=data.get("room"),
-            email=data.get("email") or "",
-            endpoint=data.get("endpoint"),
-            webhook_url=data.get("webhook_url") or "",
-            tag=data.get("tag") or "",
-        )
+        created, secret = _subscription_create(form.cleaned_data)
         subscription.pk = created.pk
         if secret:
             messages.warning(
@@ -227,6 +217,18 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 f"Signing secret of {created.endpoint}: {secret} — copy it now, "
                 "it is not shown again.",
             )
+
+
+def _subscription_create(data: dict[str, Any]) -> tuple[Subscription, str | None]:
+    return services.subscription_create(
+        publisher=data["publisher"],
+        destination=data["destination"],
+        room=data.get("room"),
+        email=data.get("email") or "",
+        endpoint=data.get("endpoint"),
+        webhook_url=data.get("webhook_url") or "",
+        tag=data.get("tag") or "",
+    )
 
 
 @contextmanager

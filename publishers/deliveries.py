@@ -7,7 +7,9 @@ socket that was away finds the post in the room's history). Email and webhook de
 are sent one task each, claimed with a conditional update, retried with backoff.
 """
 
+import itertools
 import logging
+import random
 from datetime import timedelta
 
 from django.conf import settings
@@ -98,7 +100,15 @@ def _throttle_allows(kind: str) -> bool:
 
 
 def _throttle_wait(kind: str) -> float:
-    return 1.0 / settings.PUBLISHING_RATE_LIMITS[kind]
+    """How long a throttled delivery waits: spread over the time the kind's backlog needs
+    at its rate, so a broadcast's tasks come back about as fast as tokens refill instead of
+    all of them retrying at once."""
+    per_second = settings.PUBLISHING_RATE_LIMITS[kind]
+    backlog = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, subscription__destination=kind
+    )[:100_000].count()
+    spread = random.uniform(0, backlog / per_second)  # noqa: S311 (jitter, not a secret)
+    return min(COUNTDOWN_MAX_SECONDS, 1.0 / per_second + spread)
 
 
 def _post_message_text(post: Post) -> str:
@@ -132,7 +142,8 @@ def _room_batch_send(post: Post) -> list[OutboundMessage]:
     room and mark them sent, all in one transaction; return the messages to push."""
     size = settings.PUBLISHING_ROOM_BATCH
     if settings.PUBLISHING_RATE_LIMITS.get(Subscription.Destination.ROOM):
-        size = sum(1 for _ in range(size) if _throttle_allows(Subscription.Destination.ROOM))
+        tokens = (_throttle_allows(Subscription.Destination.ROOM) for _ in range(size))
+        size = sum(1 for _ in itertools.takewhile(bool, tokens))  # stop at the first refusal
         if not size:
             raise DeliveryRetry(_throttle_wait(Subscription.Destination.ROOM))
     text = _post_message_text(post)
@@ -182,9 +193,14 @@ def delivery_send(*, delivery_id: int) -> None:
     if row is None:
         return
     kind = row["subscription__destination"]
-    if not _throttle_allows(kind):
-        raise DeliveryRetry(_throttle_wait(kind))
     now = timezone.now()
+    if not _throttle_allows(kind):
+        wait = _throttle_wait(kind)
+        # Marked, so the sweeper knows a task is coming back for it and leaves it alone.
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
+            next_attempt_at=now + timedelta(seconds=wait)
+        )
+        raise DeliveryRetry(wait)
     claimed = (
         Delivery.objects.filter(
             pk=delivery_id, status__in=[Delivery.Status.PENDING, Delivery.Status.FAILED]
@@ -193,6 +209,15 @@ def delivery_send(*, delivery_id: int) -> None:
         .update(status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     )
     if not claimed:
+        due = Delivery.objects.filter(
+            pk=delivery_id,
+            status__in=[Delivery.Status.PENDING, Delivery.Status.FAILED],
+            next_attempt_at__gt=now,
+        ).values_list("next_attempt_at", flat=True)
+        if due:  # the broker brought it back a moment early
+            early = (due[0] - now).total_seconds()
+            if early <= 5:
+                raise DeliveryRetry(early)
         logger.info("delivery %s: not due or taken, nothing to do", delivery_id)
         return
     delivery = Delivery.objects.select_related(
@@ -358,8 +383,9 @@ def deliveries_sweep() -> int:
         status=Delivery.Status.SENDING,
         claimed_at__lt=now - timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS),
     ).update(status=Delivery.Status.FAILED, next_attempt_at=now, last_error="worker lost")
+    is_due_long_ago = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=stuck_since)
     open_rows = Delivery.objects.filter(
-        Q(status=Delivery.Status.PENDING, created_at__lt=stuck_since)
+        Q(status=Delivery.Status.PENDING, created_at__lt=stuck_since) & is_due_long_ago
         | Q(status=Delivery.Status.FAILED, next_attempt_at__lte=stuck_since)
     )
     posts = list(

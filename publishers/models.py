@@ -1,5 +1,6 @@
 import zoneinfo
 
+from celery.schedules import crontab
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_celery_beat.models import PeriodicTask
@@ -72,8 +73,16 @@ class Publisher(models.Model):
             errors["interval_seconds"] = ["Fetch at most every 10 seconds."]
         if self.interval_seconds is not None and self.crontab:
             errors["crontab"] = ["Give an interval or a crontab, not both."]
-        if self.crontab and len(self.crontab.split()) != 5:
-            errors["crontab"] = [CRONTAB_HELP]
+        if self.crontab:
+            fields = self.crontab.split()
+            if len(fields) != 5:
+                errors["crontab"] = [CRONTAB_HELP]
+            else:
+                try:
+                    # Celery's own parser: what it refuses here, beat would refuse later.
+                    crontab(*fields)
+                except (ValueError, TypeError) as error:
+                    errors["crontab"] = [f"{CRONTAB_HELP} ({error})"]
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -85,9 +85,12 @@ def webhook_endpoint_secret_rotate(*, endpoint: WebhookEndpoint) -> str:
 def webhook_endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
     """Enable an endpoint again, with a clean failure record."""
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        is_enabled=True, disabled_reason="", disabled_at=None, failure_streak=0,
+        is_enabled=True,
+        disabled_reason="",
+        disabled_at=None,
+        failure_streak=0,
         first_failure_at=None,
-    )  # fmt: skip
+    )
     endpoint.refresh_from_db()
 
 

@@ -8,24 +8,12 @@ from django import forms
 from django.utils.dateparse import parse_datetime
 
 from botsite import http
+from botsite.jsonpath import path_get
 from publishers.base import PostItem, PublisherType
 from publishers.exceptions import PublisherFetchFailed
 from publishers.registry import publisher_types
 
 PATH_HELP = "A dotted path in each item, e.g. 'id' or 'meta.link'."
-
-
-def path_get(document: Any, path: str) -> Any:
-    """ "a.b" or "items.0.title" in a JSON document; None where it is missing."""
-    value = document
-    for part in path.split(".") if path else []:
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return None
-    return value
 
 
 class JsonEndpointConfigForm(forms.Form):

@@ -75,6 +75,8 @@ def test_a_crontab_with_a_time_zone_replaces_the_interval_on_change():
     [
         ({"interval_seconds": 60, "crontab": "* * * * *"}, "crontab"),
         ({"crontab": "every day"}, "crontab"),
+        ({"crontab": "99 * * * *"}, "crontab"),
+        ({"crontab": "0 0 * * funday"}, "crontab"),
         ({"crontab": "0 * * * *", "timezone": "Mars/Olympus"}, "timezone"),
         ({"interval_seconds": 5}, "interval_seconds"),
     ],
@@ -136,7 +138,7 @@ def test_a_run_stores_new_items_with_one_delivery_per_matching_subscription(coun
 
     assert (run.items_seen, run.posts_new) == (3, 3)
     assert Post.objects.filter(publisher=publisher).count() == 3
-    assert Delivery.objects.count() == 6  # 3 posts × (room, a@): b@ follows another tag
+    assert Delivery.objects.count() == 6  # 3 posts, each to the room and a@: b@ follows another tag
     assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
     assert PublisherRun.objects.filter(publisher=publisher).count() == 2
 

@@ -1,5 +1,6 @@
 """A local webhook receiver for tests: verifies each signature with the standard's library,
-answers as scripted, and processes each webhook-id once, as a careful receiver does."""
+answers as scripted, and processes each webhook-id once (as the standard asks receivers to),
+counting how often each one arrived."""
 
 import threading
 import time
@@ -8,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
@@ -18,6 +20,8 @@ class Receiver:
     #: (status, headers, seconds to wait first) answered in turn; then 204.
     script: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
+    #: Verified deliveries per webhook-id, and the ids processed (once each, deduplicated).
+    received: dict[str, int] = field(default_factory=dict)
     processed: dict[str, int] = field(default_factory=dict)
     bodies: dict[str, object] = field(default_factory=dict)
     bad_signatures: int = 0
@@ -32,7 +36,6 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             with receiver.lock:
                 receiver.requests.append(headers)
                 status, extra, wait = receiver.script.pop(0) if receiver.script else (204, {}, 0)
-            time.sleep(wait)
             if 200 <= status < 300:
                 try:
                     data = Webhook(receiver.secret).verify(body, headers)
@@ -41,10 +44,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                         receiver.bad_signatures += 1
                     status = 401
                 else:
+                    message_id = headers["webhook-id"]
                     with receiver.lock:
-                        message_id = headers["webhook-id"]
-                        receiver.processed[message_id] = receiver.processed.get(message_id, 0) + 1
-                        receiver.bodies.setdefault(message_id, data)
+                        receiver.received[message_id] = receiver.received.get(message_id, 0) + 1
+                        if message_id not in receiver.processed:  # a retry of a known id
+                            receiver.processed[message_id] = 1
+                            receiver.bodies[message_id] = data
+            time.sleep(wait)  # processed, but slow to say so: the sender may time out
             try:
                 self.send_response(status)
                 for name, value in extra.items():
@@ -71,3 +77,11 @@ def webhook_receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver(settings) -> Iterator[Receiver]:
+    """A running receiver that the outbound client may reach (it listens on 127.0.0.1)."""
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    with webhook_receiver() as running:
+        yield running

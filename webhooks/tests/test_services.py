@@ -9,17 +9,13 @@ from webhooks import services
 from webhooks.exceptions import WebhookUrlRefused
 from webhooks.models import WebhookEndpoint
 from webhooks.services import Result
-from webhooks.tests.receiver import webhook_receiver
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def receiver(settings):
-    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+@pytest.fixture(autouse=True)
+def _short_timeout(settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
-    with webhook_receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture
