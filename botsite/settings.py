@@ -343,6 +343,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set that several fields share (plugin kinds are read at run time).
+    "ENUM_NAME_OVERRIDES": {
+        "SenderKindEnum": "conversations.models.Message.SenderKind",
+        "TrustLevelEnum": "conversations.models.TRUST_LEVEL_CHOICES",
+        "ActionKindEnum": "actions.registry.action_type_choices",
+        "MiddlewareKindEnum": "conversations.middleware.registry.middleware_type_choices",
+        "PublisherKindEnum": "publishers.registry.publisher_type_choices",
+        "ConnectorEnum": "conversations.connectors.registry.connector_type_choices",
+    },
 }
 # Per API token (or staff user): a burst, then this many requests a minute (token bucket).
 API_THROTTLE_PER_MINUTE = env.int("API_THROTTLE_PER_MINUTE", default=600)

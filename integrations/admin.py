@@ -5,7 +5,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from integrations.models import ApiToken, AuditEntry
+from integrations.events import event_deliveries_retry, event_hook_create
+from integrations.models import ApiToken, AuditEntry, EventDelivery, EventHook
 from integrations.services import api_token_revoke
 
 
@@ -88,3 +89,56 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class EventDeliveryInline(admin.TabularInline):
+    model = EventDelivery
+    extra = 0
+    fields = [
+        "id",
+        "event_type",
+        "object_key",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    readonly_fields = fields
+    ordering = ["-id"]
+    max_num = 0  # events are written by the scan, not typed in
+
+
+@admin.register(EventHook)
+class EventHookAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "endpoint", "room", "is_enabled", "created_at"]
+    list_filter = ["is_enabled", "endpoint__bot"]
+    list_select_related = ["endpoint", "room__bot"]
+    search_fields = ["endpoint__url", "room__external_id"]
+    autocomplete_fields = ["endpoint", "room"]
+    readonly_fields = ["last_message_id", "last_publisher_run_id", "created_at"]
+    inlines = [EventDeliveryInline]
+
+    def save_model(self, request: HttpRequest, obj: EventHook, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = event_hook_create(endpoint=obj.endpoint, events=obj.events, room=obj.room)
+        obj.pk = created.pk
+
+
+@admin.register(EventDelivery)
+class EventDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "event_type", "hook", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status", "event_type", "hook__endpoint__bot"]
+    list_select_related = ["hook__endpoint"]
+    search_fields = ["object_key", "last_error"]
+    readonly_fields = [field.name for field in EventDelivery._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Send again (dead ones)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[EventDelivery]) -> None:
+        count = event_deliveries_retry(deliveries=queryset)
+        self.message_user(request, f"{count} event(s) will be sent again.", messages.SUCCESS)

@@ -205,3 +205,37 @@ def test_a_dead_event_can_be_sent_again(api, own, receiver):
     assert response.json() == {"count": 1}
     own.event_delivery.refresh_from_db()
     assert own.event_delivery.status == "pending"
+
+
+def test_staff_add_an_event_hook_in_the_admin_from_now_on(admin_client, own):
+    response = admin_client.post(
+        reverse("admin:integrations_eventhook_add"),
+        {
+            "endpoint": own.webhook_endpoint.pk,
+            "events": "message.received, reply.sent",
+            "is_enabled": "on",
+            "deliveries-TOTAL_FORMS": 0,
+            "deliveries-INITIAL_FORMS": 0,
+        },
+    )
+
+    assert response.status_code == 302
+    hook = EventHook.objects.exclude(pk=own.event_hook.pk).get()
+    assert hook.events == ["message.received", "reply.sent"]
+    assert hook.last_message_id == Message.objects.latest("id").pk
+
+
+def test_staff_send_dead_events_again_from_the_admin(admin_client, own):
+    own.event_delivery.status = "dead"
+    own.event_delivery.save()
+
+    admin_client.post(
+        reverse("admin:integrations_eventdelivery_changelist"),
+        {"action": "retry", "_selected_action": [own.event_delivery.pk]},
+    )
+
+    own.event_delivery.refresh_from_db()
+    assert own.event_delivery.status == "pending"
+    assert (
+        admin_client.get(reverse("admin:integrations_eventdelivery_changelist")).status_code == 200
+    )
