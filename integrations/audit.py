@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Max
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from integrations.models import ApiToken, AuditEntry
@@ -198,3 +199,26 @@ def receivers_connect() -> None:
     pre_delete.connect(_before_delete, dispatch_uid="audit_before_delete")
     post_delete.connect(_after_delete, dispatch_uid="audit_after_delete")
     m2m_changed.connect(_m2m_changed, dispatch_uid="audit_m2m_changed")
+
+
+@contextmanager
+def audit_rows_watch(actor: AuditActor, queryset: models.QuerySet[Any]) -> Iterator[None]:
+    """Record changes to these rows that no save reported: admin actions that update in bulk
+    (`QuerySet.update` sends no signal)."""
+    before = {row.pk: _snapshot(row) for row in queryset}
+    mark = AuditEntry.objects.aggregate(top=Max("id"))["top"] or 0
+    yield
+    label = queryset.model._meta.label_lower
+    reported = set(
+        AuditEntry.objects.filter(id__gt=mark, model=label).values_list("object_id", flat=True)
+    )
+    for row in queryset.model._default_manager.filter(pk__in=before):
+        after = _snapshot(row)
+        if after != before[row.pk] and str(row.pk) not in reported:
+            audit_record(
+                actor=actor,
+                action=AuditEntry.Action.UPDATE,
+                instance=row,
+                before=before[row.pk],
+                after=after,
+            )

@@ -93,3 +93,25 @@ def test_staff_read_the_audit_log_but_cannot_change_or_delete_it(admin_client, a
     assert delete.status_code == 403
     entry.refresh_from_db()
     assert entry.actor != "forged"
+
+
+def test_an_admin_action_that_updates_in_bulk_is_recorded_too(admin_client, own):
+    response = admin_client.post(
+        reverse("admin:webhooks_webhookendpoint_changelist"),
+        {"action": "endpoints_disable", "_selected_action": [own.webhook_endpoint.pk]},
+    )
+
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(model="webhooks.webhookendpoint")
+    assert (entry.source, entry.action) == ("admin", "update")
+    assert (entry.before["is_enabled"], entry.after["is_enabled"]) == (True, False)
+    assert entry.after["disabled_reason"] == "staff"
+
+
+def test_an_admin_action_with_saves_is_recorded_once_per_row(admin_client, own):
+    admin_client.post(
+        reverse("admin:integrations_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [own.token.pk]},
+    )
+
+    assert AuditEntry.objects.filter(model="integrations.apitoken").count() == 1
