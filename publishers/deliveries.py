@@ -392,6 +392,7 @@ def deliveries_sweep() -> int:
         open_rows.filter(
             status=Delivery.Status.PENDING, subscription__destination=Subscription.Destination.ROOM
         )
+        .order_by("post_id")  # not the model's ordering, which would make DISTINCT per row
         .values_list("post_id", flat=True)
         .distinct()[:100]
     )

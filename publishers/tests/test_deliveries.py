@@ -230,6 +230,9 @@ def test_the_sweeper_takes_back_attempts_of_dead_workers_and_lost_tasks(publishe
     services.subscription_create(
         publisher=publisher, destination="room", room=RoomFactory(bot=publisher.bot)
     )
+    services.subscription_create(
+        publisher=publisher, destination="room", room=RoomFactory(bot=publisher.bot)
+    )
     post_to(publisher)
     long_ago = timezone.now() - timedelta(minutes=10)
     email_delivery = Delivery.objects.get(subscription__destination="email")
@@ -238,7 +241,8 @@ def test_the_sweeper_takes_back_attempts_of_dead_workers_and_lost_tasks(publishe
     )
     Delivery.objects.update(created_at=long_ago)
 
-    assert deliveries.deliveries_sweep() == 1  # the room's post; the email is not due yet
+    # One post for its two rooms; the email is not due yet.
+    assert deliveries.deliveries_sweep() == 1
 
     email_delivery.refresh_from_db()
     assert (email_delivery.status, email_delivery.last_error) == ("failed", "worker lost")
