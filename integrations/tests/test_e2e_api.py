@@ -1,6 +1,8 @@
 """The integrators' API on the production topology: daphne, a Celery worker and beat as
 separate processes on PostgreSQL and Redis, driven over HTTP as an integrator would."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -66,3 +68,18 @@ def test_sync_reply_async_callback_and_idempotent_retry(topology):
     stored = Message.objects.filter(room__external_id="participant:crm-9")
     assert stored.filter(sender_kind="participant").count() == 1
     assert stored.filter(sender_kind="bot").count() == 1
+
+    # Two copies of one post at the same moment (a client's retry racing its original).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        racing = list(
+            pool.map(
+                lambda _: post(
+                    {"text": "!ping", "participant": "crm-10"}, **{"Idempotency-Key": "order-78"}
+                ),
+                range(2),
+            )
+        )
+    assert [answer.status_code for answer in racing] == [200, 200]
+    assert len({answer.json()["message"]["id"] for answer in racing}) == 1
+    raced = Message.objects.filter(room__external_id="participant:crm-10")
+    assert raced.filter(sender_kind="participant").count() == 1
