@@ -18,6 +18,9 @@ from botsite.demo import demo_install
 from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
 from botsite.tests.subprocess_env import clean_env
 
+# The `receiver` fixture: a local webhook receiver that verifies signatures.
+pytest_plugins = ["webhooks.tests.receiver"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _database_connections_close_after_use():

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from bench import load
+from bench import load, rest
 from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
 from botsite.tests.subprocess_env import REPO, clean_env, run_manage
 
@@ -92,6 +92,22 @@ def scenarios(smoke: bool) -> list[Scenario]:
     ]
 
 
+def rest_scenarios(smoke: bool) -> list[tuple[str, str, list[str]]]:
+    """The REST conversation endpoint with an inline action beside the bare DRF view (d)."""
+    seconds = "1" if smoke else "15"
+    chat = '{"text": "!ping", "participant": "bench-{n}"}'
+    runs = []
+    for connections in ("1", "10"):
+        options = ["--connections", connections, "--seconds", seconds]
+        runs += [
+            (f"(d) REST bare DRF view, closed loop, {connections}", "/bench/drf/",
+             ["--body", chat, *options]),
+            (f"REST inline action, closed loop, {connections}", "/api/v1/bots/demo/messages/",
+             ["--body", chat, "--replies", *options]),
+        ]  # fmt: skip
+    return runs
+
+
 def main() -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true")
@@ -114,6 +130,8 @@ def main() -> list[dict[str, Any]]:
         # bot rate limits would measure themselves, not the path.
         CHAT_FLOOD_BURST="1000000",
         CHAT_FLOOD_PER_SECOND="1000000",
+        API_THROTTLE_BURST="1000000",
+        API_THROTTLE_PER_MINUTE="1000000",
     )
     # Tasks left in the broker by an interrupted run would be measured with this one.
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
@@ -121,6 +139,11 @@ def main() -> list[dict[str, Any]]:
         result = run_manage(*command, env=env)
         if result.returncode:
             raise SystemExit(result.stderr)
+    made = run_manage("api_token_create", "--user", "admin", "--bot", "demo", "--scope", "write",
+                      env=env)  # fmt: skip
+    if made.returncode:
+        raise SystemExit(made.stderr)
+    token = made.stdout.strip()
     logs = RESULTS / "logs"
     port, processes = system_start(env, logs)
     results = []
@@ -140,6 +163,13 @@ def main() -> list[dict[str, Any]]:
             results.append({"scenario": name, **result})
             print(f"{name}: {json.dumps(result)}", file=sys.stderr)
             time.sleep(0 if args.smoke else 5)  # let queues drain between scenarios
+        for name, path, options in rest_scenarios(args.smoke):
+            if args.only and args.only not in name:
+                continue
+            result = rest.main([f"http://127.0.0.1:{port}{path}", "--token", token, *options])
+            results.append({"scenario": name, **result})
+            print(f"{name}: {json.dumps(result)}", file=sys.stderr)
+            time.sleep(0 if args.smoke else 2)
     finally:
         for process in processes:
             # SIGTERM, not Ctrl-C's SIGINT: a run started in the background ignores SIGINT,

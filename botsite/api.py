@@ -2,20 +2,31 @@
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from botsite.exceptions import BotsiteError
 from conversations.exceptions import BotNotFound
+from integrations.exceptions import IdempotencyKeyReused, TokenScopeTooWide
 
 #: Our errors and the HTTP status each answers with; anything else is a 400.
-STATUS_FOR = {BotNotFound: 404}
+STATUS_FOR: dict[type[BotsiteError], int] = {
+    BotNotFound: 404,
+    IdempotencyKeyReused: 422,
+    TokenScopeTooWide: 403,
+}
 
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(error, RequestDataTooBig):  # a form body past DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response({"code": "request_too_large", "detail": str(error)}, status=413)
     if isinstance(error, BotsiteError):
         status = next((code for kind, code in STATUS_FOR.items() if isinstance(error, kind)), 400)
-        return Response({"code": error.code, "detail": error.detail}, status=status)
+        body = {"code": error.code, "detail": error.detail}
+        if getattr(error, "fields", None):
+            body["fields"] = error.fields  # type: ignore[attr-defined]
+        return Response(body, status=status)
     response = drf_exception_handler(error, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         code = getattr(response.data["detail"], "code", "error")

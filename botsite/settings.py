@@ -95,10 +95,15 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "botsite",
     "conversations",
     "actions",
+    "webhooks",
     "publishers",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "integrations.middleware.AdminAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -219,7 +225,31 @@ ACTION_RUN_SWEEP_SECONDS = env.int("ACTION_RUN_SWEEP_SECONDS", default=30)
 # is re-enqueued by the sweeper: a lost broker message or a killed worker loses nothing.
 ACTION_RUN_STUCK_SECONDS = env.int("ACTION_RUN_STUCK_SECONDS", default=60)
 ACTION_RUN_TIMEOUT_SECONDS = env.int("ACTION_RUN_TIMEOUT_SECONDS", default=300)
+# Publishing: how often the sweeper hands on deliveries left behind; how old a pending
+# delivery or a failed one past due must be before it does; how long one attempt may take
+# before its worker counts as lost; how long a publisher run holds its lease.
+DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=30)
+DELIVERY_STUCK_SECONDS = env.int("DELIVERY_STUCK_SECONDS", default=60)
+DELIVERY_TIMEOUT_SECONDS = env.int("DELIVERY_TIMEOUT_SECONDS", default=120)
+PUBLISHER_RUN_TIMEOUT_SECONDS = env.int("PUBLISHER_RUN_TIMEOUT_SECONDS", default=300)
+# Integrators' events: how often new rows become webhooks, and how old a row must be first.
+EVENT_SCAN_SECONDS = env.float("EVENT_SCAN_SECONDS", default=2.0)
+EVENT_SETTLE_SECONDS = env.float("EVENT_SETTLE_SECONDS", default=1.0)
+# How long an Idempotency-Key of the conversation endpoint is remembered.
+IDEMPOTENCY_KEY_SECONDS = env.int("IDEMPOTENCY_KEY_SECONDS", default=24 * 3600)
 CELERY_BEAT_SCHEDULE = {
+    "integrator-events-scan": {
+        "task": "integrations.tasks.events_scan",
+        "schedule": EVENT_SCAN_SECONDS,
+    },
+    "integrations-purge": {
+        "task": "integrations.tasks.integrations_purge",
+        "schedule": 3600.0,
+    },
+    "deliveries-sweep": {
+        "task": "publishers.tasks.deliveries_sweep",
+        "schedule": float(DELIVERY_SWEEP_SECONDS),
+    },
     "action-runs-sweep": {
         "task": "actions.tasks.action_runs_sweep",
         "schedule": float(ACTION_RUN_SWEEP_SECONDS),
@@ -295,11 +325,53 @@ if not DEBUG:
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "botsite.api.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so an unauthenticated call is told to send a bearer token (401).
+        "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.ApiAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.TokenBucketThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "integrations.parsers.LimitedJSONParser",
+        # The browsable API's forms, for staff.
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "integrations.filters.TenantFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "integrations.pagination.PagePagination",
+    "DEFAULT_SCHEMA_CLASS": "integrations.schema.ErrorDocumentingAutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Botsite REST API",
+    "DESCRIPTION": "Bots, their configuration, conversations and publishing, scoped to the "
+    "bots of the caller's API token. Errors: {code, detail, fields}.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # One name per choice set that several fields share (plugin kinds are read at run time).
+    "ENUM_NAME_OVERRIDES": {
+        "SenderKindEnum": "conversations.models.Message.SenderKind",
+        "TrustLevelEnum": "conversations.models.TRUST_LEVEL_CHOICES",
+        "ActionKindEnum": "actions.registry.action_type_choices",
+        "MiddlewareKindEnum": "conversations.middleware.registry.middleware_type_choices",
+        "PublisherKindEnum": "publishers.registry.publisher_type_choices",
+        "ConnectorEnum": "conversations.connectors.registry.connector_type_choices",
+    },
+}
+# Per API token (or staff user): a burst, then this many requests a minute (token bucket).
+API_THROTTLE_PER_MINUTE = env.int("API_THROTTLE_PER_MINUTE", default=600)
+API_THROTTLE_BURST = env.int("API_THROTTLE_BURST", default=100)
+# Larger request bodies answer 413.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 
 # ---------------------------------------------------------------------------------------------
 # Outbound HTTP (botsite/http.py)
@@ -308,6 +380,36 @@ HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=1_000_000)
 # Hosts that may resolve to private or loopback addresses (an intranet API, a local fake).
 HTTP_ALLOWED_HOSTS = env.list("HTTP_ALLOWED_HOSTS", default=[])
+
+# ---------------------------------------------------------------------------------------------
+# Outgoing webhooks (webhooks/)
+# ---------------------------------------------------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+WEBHOOK_MAX_ANSWER_BYTES = env.int("WEBHOOK_MAX_ANSWER_BYTES", default=64 * 1024)
+# Backoff between attempts: doubling from the base, up to the cap, with jitter. With the
+# defaults, 15 attempts span about 10 hours.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=15)
+# An endpoint failing this many times in a row, for at least this long, is disabled and
+# its owner is told.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=24 * 3600)
+
+# ---------------------------------------------------------------------------------------------
+# Publishing
+# ---------------------------------------------------------------------------------------------
+# Where links in emails (one-click unsubscribe) point: the site as its users reach it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Deliveries per second for each destination kind, shared by every worker (token buckets in
+# the cache); 0 or missing: no limit. E.g. "room=0,email=10,webhook=50".
+PUBLISHING_RATE_LIMITS = env.dict(
+    "PUBLISHING_RATE_LIMITS", cast={"value": float}, default={"email": 10.0, "webhook": 50.0}
+)
+# Web chat deliveries written and pushed per transaction.
+PUBLISHING_ROOM_BATCH = env.int("PUBLISHING_ROOM_BATCH", default=2000)
+# Attempts at an email or web chat delivery before it is dead (webhooks: WEBHOOK_MAX_ATTEMPTS).
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
 
 # ---------------------------------------------------------------------------------------------
 # Product limits

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from botsite import health
-from conversations import api as conversation_api
+from publishers import views as publisher_views
 
 admin.site.site_header = "Botsite"
 admin.site.site_title = "Botsite admin"
@@ -12,10 +12,11 @@ urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
     path("admin/", admin.site.urls),
+    path("api/", include("integrations.urls")),
     path(
-        "api/v1/bots/<slug:bot_slug>/messages/",
-        conversation_api.BotMessagesView.as_view(),
-        name="api-bot-messages",
+        "publishing/unsubscribe/<str:token>/",
+        publisher_views.unsubscribe,
+        name="publishing-unsubscribe",
     ),
     path("", include("conversations.urls")),
 ]

@@ -40,7 +40,9 @@ class BotMessagesView(APIView):
     def post(self, request: Request, bot_slug: str) -> Response:
         serializer = MessageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = serializer.validated_data
+        return self.message_answer(bot_slug=bot_slug, data=serializer.validated_data)
+
+    def message_answer(self, *, bot_slug: str, data: dict[str, Any]) -> Response:
         participant = data["participant"]
         room = data.get("room") or f"participant:{participant}"
         identity = ConnectorIdentity(

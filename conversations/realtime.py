@@ -82,3 +82,15 @@ async def typing_broadcast_async(room_id: int, *, is_typing: bool) -> None:
 def typing_broadcast(room_id: int, *, is_typing: bool) -> None:
     """From sync code: tell the room's sockets whether the bot is working for it."""
     async_to_sync(typing_broadcast_async)(room_id, is_typing=is_typing)
+
+
+def messages_fan_out(messages: Sequence[OutboundMessage]) -> None:
+    """From sync code: push stored messages of many rooms (a post fanned out), each to its
+    own room, over one event loop."""
+
+    async def send_all() -> None:
+        for message in messages:
+            await messages_broadcast_async([message])
+
+    if messages:
+        async_to_sync(send_all)()

@@ -336,10 +336,13 @@ def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:
 
 
 def memory_entries_changed(entries: list[MemoryEntry]) -> None:
-    """Staff edited memory by hand: drop the cached reads, and rebuild the snapshots of bots
-    whose custom commands changed (memory writes through the service do both already)."""
-    for entry in entries:
-        scope = MemoryScope(entry.bot_id, entry.room_id, entry.participant_id)
-        cache.delete(scope.cache_key(entry.key))
+    """Memory edited by hand (admin, API): drop the cached reads, and rebuild the snapshots
+    of bots whose custom commands changed (writes through `memory` do both already)."""
+    keys = [
+        MemoryScope(entry.bot_id, entry.room_id, entry.participant_id).cache_key(entry.key)
+        for entry in entries
+    ]
+    # After the commit: a read before it would put the old value back in the cache.
+    transaction.on_commit(lambda: cache.delete_many(keys))
     for bot_id in {entry.bot_id for entry in entries if memory_entry_is_config(entry)}:
         bot_config_changed(bot_id=bot_id)

@@ -1,3 +1,6 @@
+import zoneinfo
+
+from celery.schedules import crontab
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_celery_beat.models import PeriodicTask
@@ -5,6 +8,9 @@ from django_celery_beat.models import PeriodicTask
 from botsite.fields import StringListField
 from conversations.models import Bot, Participant, Room
 from publishers.registry import publisher_type_choices, publisher_types
+from webhooks.models import WebhookEndpoint
+
+CRONTAB_HELP = "Five fields: minute hour day-of-month month day-of-week, e.g. '*/15 7-22 * * *'."
 
 
 class Publisher(models.Model):
@@ -23,6 +29,12 @@ class Publisher(models.Model):
     interval_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Fetch every this many seconds; empty: only on demand."
     )
+    crontab = models.CharField(
+        max_length=100, blank=True, help_text=f"Instead of an interval. {CRONTAB_HELP}"
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", help_text="The time zone the crontab is read in."
+    )
     is_enabled = models.BooleanField("enabled", default=True)
     periodic_task = models.OneToOneField(
         PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False
@@ -30,6 +42,8 @@ class Publisher(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # A run holds this lease; an overlapping run (a second beat, a slow source) skips.
+    run_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -43,6 +57,11 @@ class Publisher(models.Model):
                 name="publisher_interval_at_least_10s",
                 violation_error_message="Fetch at most every 10 seconds.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(interval_seconds__isnull=True) | models.Q(crontab=""),
+                name="publisher_interval_or_crontab",
+                violation_error_message="Give an interval or a crontab, not both.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -52,12 +71,45 @@ class Publisher(models.Model):
         errors: dict[str, list[str]] = {}
         if self.interval_seconds is not None and self.interval_seconds < 10:
             errors["interval_seconds"] = ["Fetch at most every 10 seconds."]
+        if self.interval_seconds is not None and self.crontab:
+            errors["crontab"] = ["Give an interval or a crontab, not both."]
+        if self.crontab:
+            fields = self.crontab.split()
+            if len(fields) != 5:
+                errors["crontab"] = [CRONTAB_HELP]
+            else:
+                try:
+                    # Celery's own parser: what it refuses here, beat would refuse later.
+                    crontab(*fields)
+                except (ValueError, TypeError) as error:
+                    errors["crontab"] = [f"{CRONTAB_HELP} ({error})"]
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors["timezone"] = [f"Unknown time zone {self.timezone!r}; e.g. Europe/Paris."]
         try:
             self.config = publisher_types.config_clean(self.kind, self.config)
         except ValidationError as error:
             errors.update(error.message_dict)
         if errors:
             raise ValidationError(errors)
+
+
+class PublisherRun(models.Model):
+    """One fetch of a publisher: what it saw, what was new, how it ended."""
+
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    items_seen = models.PositiveIntegerField(default=0)
+    posts_new = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.publisher} at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Post(models.Model):
@@ -110,7 +162,14 @@ class Subscription(models.Model):
         Room, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
     )
     email = models.EmailField(blank=True)
-    webhook_url = models.URLField(max_length=1000, blank=True)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="subscriptions",
+        verbose_name="webhook endpoint",
+    )
     tag = models.CharField(max_length=100, blank=True, help_text="Empty: every post.")
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -120,11 +179,14 @@ class Subscription(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(destination="room", room__isnull=False, email="", webhook_url="")
-                    | models.Q(destination="email", room__isnull=True, webhook_url="")
+                    models.Q(
+                        destination="room", room__isnull=False, email="", endpoint__isnull=True
+                    )
+                    | models.Q(destination="email", room__isnull=True, endpoint__isnull=True)
                     & ~models.Q(email="")
-                    | models.Q(destination="webhook", room__isnull=True, email="")
-                    & ~models.Q(webhook_url="")
+                    | models.Q(
+                        destination="webhook", room__isnull=True, email="", endpoint__isnull=False
+                    )
                 ),
                 name="subscription_destination_fields",
             ),
@@ -139,7 +201,7 @@ class Subscription(models.Model):
                 name="subscription_unique_email",
             ),
             models.UniqueConstraint(
-                fields=["publisher", "webhook_url", "tag"],
+                fields=["publisher", "endpoint", "tag"],
                 condition=models.Q(destination="webhook"),
                 name="subscription_unique_webhook",
             ),
@@ -154,11 +216,11 @@ class Subscription(models.Model):
             return str(self.room) if self.room_id else "room"
         if self.destination == self.Destination.EMAIL:
             return self.email
-        return self.webhook_url
+        return str(self.endpoint) if self.endpoint_id else "webhook"
 
     def clean(self) -> None:
-        values = {"room": self.room_id, "email": self.email, "webhook_url": self.webhook_url}
-        needed = {"room": "room", "email": "email", "webhook": "webhook_url"}.get(self.destination)
+        values = {"room": self.room_id, "email": self.email, "endpoint": self.endpoint_id}
+        needed = {"room": "room", "email": "email", "webhook": "endpoint"}.get(self.destination)
         if needed is None:
             return
         errors = {}
@@ -169,6 +231,9 @@ class Subscription(models.Model):
                 errors[name] = "Leave empty for this destination."
         if self.room_id and self.publisher_id and self.room.bot_id != self.publisher.bot_id:
             errors["room"] = "The room belongs to another bot."
+        endpoint_bot = self.endpoint.bot_id if self.endpoint_id else None
+        if endpoint_bot and self.publisher_id and endpoint_bot != self.publisher.bot_id:
+            errors["endpoint"] = "The endpoint belongs to another bot."
         if errors:
             raise ValidationError(errors)
 
@@ -178,6 +243,7 @@ class Delivery(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed (will retry)"
         DEAD = "dead", "Dead (gave up)"
@@ -191,6 +257,9 @@ class Delivery(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current attempt began."
+    )
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -203,6 +272,18 @@ class Delivery(models.Model):
                 fields=["post", "subscription"], name="delivery_unique_per_post_subscription"
             ),
         ]
+        indexes = [
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=models.Q(status__in=["pending", "sending", "failed"]),
+                name="delivery_open",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.post} → {self.subscription.target} ({self.status})"
+
+    @property
+    def webhook_id(self) -> str:
+        """The `webhook-id` of this delivery: the same on every retry."""
+        return f"delivery-{self.pk}"

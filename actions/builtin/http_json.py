@@ -9,6 +9,7 @@ from django import forms
 from actions.base import ActionContext, ActionType
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
+from botsite.jsonpath import path_get
 from conversations.engine.messages import ActionCall, Response
 from conversations.engine.render import TemplateError, template_fill, template_names
 
@@ -19,15 +20,8 @@ class HttpJsonArgs:
 
 
 def _path_get(document: Any, path: str) -> Any:
-    """ "main.temp" or "items.0.title" in a JSON document; None where it is missing."""
-    value = document
-    for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return None
+    """A scalar at a dotted path of the answer; None where it is missing or not a scalar."""
+    value = path_get(document, path)
     return value if isinstance(value, str | int | float | bool) or value is None else None
 
 

@@ -47,5 +47,19 @@ def test_the_runner_serves_baselines_and_product_on_one_daphne(services_env, tra
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     results = [json.loads(line) for line in lines]
-    assert [r["url"].split("/ws/")[1] for r in results] == ["bench/group/", "chat/demo/"]
+    paths = [r["url"].split("/", 3)[3] for r in results]
+    rest = ["bench/drf/", "api/v1/bots/demo/messages/"]
+    assert paths == ["ws/bench/group/", "ws/chat/demo/", *rest, *rest]  # REST at 1 and 10
     assert all(r["round_trips"] > 0 and r["errors"] == 0 for r in results)
+
+
+@pytest.mark.services
+def test_the_fan_out_benchmark_records_and_pushes_every_delivery(services_env, transactional_db):
+    result = run([sys.executable, "-m", "bench.fanout", "--smoke"], services_env, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    (smoke,) = [json.loads(line) for line in lines]
+    assert smoke["subscriptions"] == smoke["pushed"] == 300
+    assert smoke["all_recorded_s"] > 0
+    assert smoke["bulk_insert_deliveries_s"] > 0

@@ -11,7 +11,7 @@ from conversations.selectors import replies_wait
 
 pytestmark = pytest.mark.django_db
 
-URL = reverse("api-bot-messages", args=["demo"])
+URL = reverse("api:bot-messages", args=["demo"])
 
 
 def post(client, **body):
@@ -61,7 +61,7 @@ def test_invalid_input_gets_field_errors_and_changes_nothing(admin_client, demo_
 
 def test_an_unknown_bot_is_a_404_with_a_code(admin_client, db):
     response = admin_client.post(
-        reverse("api-bot-messages", args=["nobody"]),
+        reverse("api:bot-messages", args=["nobody"]),
         {"text": "hi", "participant": "p"},
         content_type="application/json",
     )
@@ -73,7 +73,7 @@ def test_an_unknown_bot_is_a_404_with_a_code(admin_client, db):
 def test_anonymous_callers_are_refused(client, demo_bot):
     response = post(client, text="!ping")
 
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
     assert not Message.objects.exists()
 

@@ -34,7 +34,7 @@ def test_a_post_is_delivered_once_per_subscription(news):
     ("fields", "errors"),
     [
         ({"destination": "email"}, {"email"}),
-        ({"destination": "webhook", "email": "a@example.com"}, {"webhook_url", "email"}),
+        ({"destination": "webhook", "email": "a@example.com"}, {"endpoint", "email"}),
         ({"destination": "room"}, {"room"}),
     ],
 )

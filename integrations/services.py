@@ -1,0 +1,100 @@
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
+
+from conversations.models import Bot
+from integrations.exceptions import TokenScopeTooWide
+from integrations.models import TOKEN_PREFIX, ApiToken
+
+#: last_used_at is written at most this often per token, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def api_token_create(
+    *,
+    name: str,
+    user: Any,
+    bots: list[Bot],
+    scope: str,
+    expires_at: datetime | None = None,
+    may_create_tokens: bool = False,
+    created_by: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token; returns it and its full secret string, which is never shown again."""
+    if created_by is not None:
+        _scope_check(parent=created_by, bots=bots, scope=scope, expires_at=expires_at)
+        may_create_tokens = False
+    token = ApiToken(
+        name=name,
+        user=user,
+        scope=scope,
+        expires_at=expires_at,
+        may_create_tokens=may_create_tokens,
+    )
+    secret = token.secret_set()
+    token.full_clean(exclude=["bots"])
+    with transaction.atomic():
+        token.save()
+        token.bots.set(bots)
+    return token, secret
+
+
+def _scope_check(
+    *, parent: ApiToken, bots: list[Bot], scope: str, expires_at: datetime | None
+) -> None:
+    if not parent.may_create_tokens:
+        raise TokenScopeTooWide("This token may not create tokens.")
+    if not {bot.pk for bot in bots} <= set(api_token_bot_ids(token=parent)):
+        raise TokenScopeTooWide("A new token may only reach bots this token reaches.")
+    if scope == ApiToken.Scope.WRITE and not parent.can_write:
+        raise TokenScopeTooWide("A read-only token cannot create a write token.")
+    if parent.expires_at is not None and (expires_at is None or expires_at > parent.expires_at):
+        raise TokenScopeTooWide("A new token must expire no later than this token.")
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke a token at once; revoking twice keeps the first time."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_bot_ids(*, token: ApiToken) -> list[int]:
+    cached = getattr(token, "_bot_ids", None)
+    if cached is None:
+        cached = sorted(token.bots.values_list("pk", flat=True))
+        token._bot_ids = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def api_token_authenticate(*, raw: str) -> ApiToken:
+    """The active token for a presented string; AuthenticationFailed (401) otherwise."""
+    prefix, _, rest = raw.partition("_")
+    key_id, _, secret = rest.partition("_")
+    token = (
+        ApiToken.objects.select_related("user").filter(key_id=key_id).first()
+        if prefix == TOKEN_PREFIX and key_id and secret
+        else None
+    )
+    if token is None or not token.secret_matches(secret):
+        raise AuthenticationFailed("Invalid token.", code="token_invalid")
+    if token.revoked_at is not None:
+        raise AuthenticationFailed("This token has been revoked.", code="token_revoked")
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise AuthenticationFailed("This token has expired.", code="token_expired")
+    if not token.user.is_active:
+        raise AuthenticationFailed("This token's user is inactive.", code="token_invalid")
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
+        # Conditional, so concurrent requests write once per resolution between them.
+        ApiToken.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
+            pk=token.pk,
+        ).update(last_used_at=now)
+        token.last_used_at = now
+    return token
