@@ -206,6 +206,9 @@ class ActionRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    #: Not finished yet: waiting for its time or a worker, or running.
+    ACTIVE = (Status.PENDING, Status.RUNNING)
+
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="action_runs")
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="action_runs")
     participant = models.ForeignKey(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from actions.base import ActionContext
@@ -28,13 +28,12 @@ from conversations.engine.render import responses_render
 from conversations.models import Bot, Message, Participant, Room
 from conversations.ports import MemoryFromDatabase, ParticipantsFromDatabase, RoomFromDatabase
 from conversations.selectors import (
-    action_snapshot,
-    bot_snapshot_get,
     message_outbound,
     participant_info,
     room_info,
     room_is_busy,
 )
+from conversations.snapshots import action_snapshot, bot_snapshot_get
 from publishers.ports import SubscriptionsFromDatabase
 from publishers.selectors import PostsFromDatabase
 
@@ -131,6 +130,46 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     that is due has not finished, this one waits its turn (`ActionRunRetry` with
     `is_waiting_turn`). Also raises `ActionRunRetry` when the action failed retryably.
     """
+    if not _run_claim_if_its_turn(run_id) and not _run_claim_after_checks(run_id):
+        return []
+    run = ActionRun.objects.select_related(
+        "bot", "room__bot", "participant", "action", "message"
+    ).get(pk=run_id)
+    if run.batch_until is not None:
+        return _batch_execute(run)
+    return _run_finish(run)
+
+
+def _turn_claim_update(queryset: QuerySet[ActionRun]) -> int:
+    return queryset.update(
+        status=ActionRun.Status.RUNNING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+
+
+def _run_claim_if_its_turn(run_id: int) -> bool:
+    """The usual case in one statement: the run is pending, due, and no earlier due run of
+    its room is unfinished; claim it."""
+    now = timezone.now()
+    earlier_unfinished = ActionRun.objects.filter(
+        room_id=OuterRef("room_id"),
+        id__lt=OuterRef("id"),
+        status__in=ActionRun.ACTIVE,
+        run_after__lte=now,
+    )
+    return bool(
+        _turn_claim_update(
+            ActionRun.objects.filter(
+                pk=run_id, status=ActionRun.Status.PENDING, run_after__lte=now
+            ).exclude(Exists(earlier_unfinished))
+        )
+    )
+
+
+def _run_claim_after_checks(run_id: int) -> bool:
+    """Why the run could not be claimed at once, acted on: gone, early, or not its turn
+    (raising `ActionRunRetry`); or an earlier run just finished, and it is claimed now."""
     waiting = (
         ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING)
         .values("room_id", "run_after")
@@ -138,37 +177,34 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     )
     if waiting is None:
         logger.info("action run %s: not pending, nothing to do", run_id)
-        return []
+        return False
     room_id = waiting["room_id"]
     early_seconds = (waiting["run_after"] - timezone.now()).total_seconds()
     if early_seconds > ETA_MAX_SECONDS:
         # A stray task for a far-off run: dropping it is safe, the sweeper enqueues the run
         # when due; waiting hours in the broker would outlive Redis's visibility timeout.
         logger.info("action run %s: not due for %ds, left to the sweeper", run_id, early_seconds)
-        return []
+        return False
     if early_seconds > 0:  # a duplicate or re-enqueued task came before its time
         raise ActionRunRetry(early_seconds)
     is_behind = ActionRun.objects.filter(
         room_id=room_id,
         id__lt=run_id,
-        status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING],
+        status__in=ActionRun.ACTIVE,
         run_after__lte=timezone.now(),
     ).exists()
     if is_behind:
         raise ActionRunRetry(TURN_WAIT_SECONDS, is_waiting_turn=True)
-    claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING).update(
-        status=ActionRun.Status.RUNNING,
-        started_at=timezone.now(),
-        attempts=F("attempts") + 1,
+    claimed = _turn_claim_update(
+        ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING)
     )
     if not claimed:
         logger.info("action run %s: not pending, nothing to do", run_id)
-        return []
-    run = ActionRun.objects.select_related(
-        "bot", "room__bot", "participant", "action", "message"
-    ).get(pk=run_id)
-    if run.batch_until is not None:
-        return _batch_execute(run)
+    return bool(claimed)
+
+
+def _run_finish(run: ActionRun) -> list[OutboundMessage]:
+    """Run a claimed run's action, store its replies and push them to the room."""
     status, error, responses, ctx = _run_action(run)
     if status == ActionRun.Status.PENDING:
         countdown = _backoff_seconds(run.attempts)
@@ -203,15 +239,18 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
             for response in responses
         ]
     outbound = [message_outbound(reply) for reply in replies]
-    for message in outbound:
-        realtime.message_broadcast(message)
-    _typing_stop_if_idle(run.room_id)
+    _replies_broadcast(run.room_id, outbound)
     logger.info("action run %s: %s, %d replies", run.pk, status, len(outbound))
     return outbound
 
 
-def _typing_stop_if_idle(room_id: int) -> None:
-    if not room_is_busy(room_id=room_id):
+def _replies_broadcast(room_id: int, replies: list[OutboundMessage]) -> None:
+    """Push the replies, with the end of the typing dots unless more calls of the room are
+    due, in one channel-layer message."""
+    is_typing = None if room_is_busy(room_id=room_id) else False
+    if replies:
+        realtime.messages_broadcast(replies, is_typing=is_typing)
+    elif is_typing is False:
         realtime.typing_broadcast(room_id, is_typing=False)
 
 
@@ -301,8 +340,7 @@ def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
             expires_at=leader.message.expires_at if leader.message else None,
         )
     outbound = message_outbound(reply)
-    realtime.message_broadcast(outbound)
-    _typing_stop_if_idle(leader.room_id)
+    _replies_broadcast(leader.room_id, [outbound])
     logger.info("batch of run %s: %d runs, %d distinct calls", leader.pk, len(members), len(groups))
     return [outbound]
 

@@ -4,8 +4,9 @@ layer and one Redis, in one run. Needs DATABASE_URL (PostgreSQL) and REDIS_URL.
     python -m bench.run                 # the figures in BENCHMARKS.md
     python -m bench.run --smoke         # seconds, to check that the harness works
 
-Writes bench/results/<time>.json and prints a table. Timings depend on the machine; only
-ratios within one run mean anything.
+Give it a PostgreSQL database and a Redis database of its own: it flushes that Redis
+database first. Writes bench/results/<time>.json and prints a table. Timings depend on
+the machine; only ratios within one run mean anything.
 """
 
 import argparse
@@ -13,21 +14,26 @@ import json
 import os
 import resource
 import secrets
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from bench import load
 from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
 from botsite.tests.subprocess_env import REPO, clean_env, run_manage
 
 RESULTS = REPO / "bench" / "results"
+#: Worker processes for the queued paths, product and baseline (c) alike; Celery's own
+#: default (one per core) unless BENCH_WORKER_CONCURRENCY says otherwise.
+WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "2")
 CHAT = "/ws/chat/demo/"
 
 
-def system_start(env: dict[str, str], logs: Path) -> tuple[int, list[Process]]:
-    port = free_port()
+def daphne_start(env: dict[str, str], logs: Path, port: int) -> Process:
     daphne = start(
         "daphne",
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
@@ -35,15 +41,21 @@ def system_start(env: dict[str, str], logs: Path) -> tuple[int, list[Process]]:
         env,
         logs,
     )  # fmt: skip
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60,
+               what="daphne", watch=[daphne])  # fmt: skip
+    return daphne
+
+
+def system_start(env: dict[str, str], logs: Path) -> tuple[int, list[Process]]:
+    port = free_port()
+    daphne = daphne_start(env, logs, port)
     worker = start(
         "worker",
         [sys.executable, "-m", "celery", "-A", "botsite", "worker", "-l", "INFO",
-         "-I", "bench.tasks", "-c", "2"],
+         "-I", "bench.tasks", "-c", WORKER_CONCURRENCY],
         env,
         logs,
     )  # fmt: skip
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60,
-               what="daphne", watch=[daphne, worker])  # fmt: skip
     wait_until(lambda: "ready" in worker.log() or (worker.popen.poll() is None and time.sleep(1)),
                timeout=10, what="worker", watch=[worker])  # fmt: skip
     return port, [daphne, worker]
@@ -103,6 +115,8 @@ def main() -> list[dict[str, Any]]:
         CHAT_FLOOD_BURST="1000000",
         CHAT_FLOOD_PER_SECOND="1000000",
     )
+    # Tasks left in the broker by an interrupted run would be measured with this one.
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     for command in (("migrate", "--noinput", "-v", "0"), ("demo_setup",)):
         result = run_manage(*command, env=env)
         if result.returncode:
@@ -114,7 +128,13 @@ def main() -> list[dict[str, Any]]:
         for name, path, options in scenarios(args.smoke):
             if args.only and args.only not in name:
                 continue
-            extra = ["--server-pid", str(processes[0].popen.pid)] if "idle" in name else []
+            extra = []
+            if "idle" in name:
+                # A fresh server: memory freed by earlier scenarios stays in the process
+                # and would be counted as the new connections' own.
+                processes[0].stop(signal.SIGTERM)
+                processes[0] = daphne_start(env, logs, port)
+                extra = ["--server-pid", str(processes[0].popen.pid)]
             result = load.main([f"ws://127.0.0.1:{port}{path}", "--origin",
                                 f"http://127.0.0.1:{port}", *options, *extra])  # fmt: skip
             results.append({"scenario": name, **result})
@@ -122,7 +142,9 @@ def main() -> list[dict[str, Any]]:
             time.sleep(0 if args.smoke else 5)  # let queues drain between scenarios
     finally:
         for process in processes:
-            process.stop()
+            # SIGTERM, not Ctrl-C's SIGINT: a run started in the background ignores SIGINT,
+            # and a worker left behind would take the next run's tasks.
+            process.stop(signal.SIGTERM)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"{stamp}{'-smoke' if args.smoke else ''}.json").write_text(

@@ -8,6 +8,7 @@ to Redis. `.env.example` lists every variable.
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +38,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # The embedded default is a developer's machine; as soon as real services are configured the
 # safe production default (DEBUG off) applies unless DEBUG is set explicitly.
 IS_EMBEDDED = not REDIS_URL
+
+
+def redis_database(url: str) -> int:
+    """The database number a Redis URL selects (`redis://host:6379/3` → 3; default 0)."""
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else 0
+
+
 DEBUG = env.bool("DEBUG", default=not (DATABASE_URL or REDIS_URL))
 
 DATA_DIR = Path(env.str("BOTSITE_DATA_DIR", default=str(BASE_DIR / "var")))
@@ -175,7 +184,11 @@ if REDIS_URL:
                         "socket_connect_timeout": 5,
                     }
                 ],
-                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="botsite"),
+                # Redis pub/sub channels are server-wide, not per database: two sites on
+                # one Redis server would receive each other's room events under one prefix.
+                "prefix": env.str(
+                    "CHANNEL_LAYER_PREFIX", default=f"botsite.{redis_database(REDIS_URL)}"
+                ),
             },
         }
     }

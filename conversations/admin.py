@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -6,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from conversations.connectors.registry import connector_types
 from conversations.middleware.registry import middleware_types
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+from conversations.services import memory_entries_changed
 
 TRACE_ORDER = {
     name: rank
@@ -150,3 +153,16 @@ class MemoryEntryAdmin(admin.ModelAdmin):
     search_fields = ["key"]
     autocomplete_fields = ["bot", "room", "participant"]
     readonly_fields = ["created_at"]
+
+    def save_model(self, request: HttpRequest, obj: MemoryEntry, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        memory_entries_changed([obj])
+
+    def delete_model(self, request: HttpRequest, obj: MemoryEntry) -> None:
+        super().delete_model(request, obj)
+        memory_entries_changed([obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MemoryEntry]) -> None:
+        entries = list(queryset)
+        super().delete_queryset(request, queryset)
+        memory_entries_changed(entries)

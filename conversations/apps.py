@@ -9,3 +9,6 @@ class ConversationsConfig(AppConfig):
         # Registering the built-in plugin types: one short, visible list per kind.
         from conversations.connectors import builtin as connectors  # noqa: F401
         from conversations.middleware import builtin as middleware  # noqa: F401
+        from conversations.snapshots import config_signals_connect
+
+        config_signals_connect()

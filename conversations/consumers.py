@@ -20,6 +20,7 @@ from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
 from conversations.engine.messages import OutboundMessage
 from conversations.exceptions import BotNotFound
+from conversations.models import Room
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +160,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         if receipt.is_duplicate:
             return
-        for message in (receipt.message, *receipt.replies):
-            await realtime.message_broadcast_async(message)
-        if receipt.is_bot_working:
-            await realtime.typing_broadcast_async(receipt.message.room_id, is_typing=True)
+        await realtime.messages_broadcast_async(
+            [receipt.message, *receipt.replies], is_typing=True if receipt.is_bot_working else None
+        )
 
     async def _hello(self, content: dict[str, Any]) -> None:
         if self.room_group is not None:
@@ -174,8 +174,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.identity, token = chat_identity(self.scope, self.bot_slug, content.get("visitor"))
         try:
-            room = await database_sync_to_async(services.chat_room_open)(
-                identity=self.identity, connector=self.connector.key
+            room, missed, is_busy = await database_sync_to_async(self._room_enter)(
+                self.identity, last_id
             )
         except BotNotFound as error:
             await self._error(error.code, error.detail)
@@ -191,16 +191,25 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 "visitor": token,
             }
         )
-        missed = await database_sync_to_async(selectors.messages_recent)(
-            room_id=room.pk, after_id=last_id
-        )
         for message in missed:
             await self.send_json(self.connector.render(message))
-        if await database_sync_to_async(selectors.room_is_busy)(room_id=room.pk):
+        if is_busy:
             await self.send_json({"type": "typing", "is_typing": True})
 
-    async def message_created(self, event: dict[str, Any]) -> None:
-        await self.send_json(self.connector.render(OutboundMessage(**event["message"])))
+    def _room_enter(
+        self, identity: ConnectorIdentity, last_id: int | None
+    ) -> tuple[Room, list[OutboundMessage], bool]:
+        """In one trip to the database thread: the room, what the socket missed, and
+        whether the bot is working for the room."""
+        room = services.chat_room_open(identity=identity, connector=self.connector.key)
+        missed = selectors.messages_recent(room_id=room.pk, after_id=last_id)
+        return room, missed, selectors.room_is_busy(room_id=room.pk)
+
+    async def messages_created(self, event: dict[str, Any]) -> None:
+        for message in event["messages"]:
+            await self.send_json(self.connector.render(OutboundMessage(**message)))
+        if "is_typing" in event:
+            await self.send_json({"type": "typing", "is_typing": event["is_typing"]})
 
     async def room_typing(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "typing", "is_typing": event["is_typing"]})

@@ -5,7 +5,7 @@ write drops the cached value, so all processes see a change on their next read.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -92,11 +92,14 @@ def memory_forget(*, scope: MemoryScope, key: str) -> bool:
     return had_value
 
 
-def memory_keys_with_prefix(*, scope: MemoryScope, prefix: str) -> dict[str, Any]:
-    """Every live key starting with `prefix` and its newest value (tombstones left out)."""
+def memory_entries_with_prefix(
+    *, scope: MemoryScope, prefix: str
+) -> tuple[dict[str, Any], datetime | None]:
+    """Every live key starting with `prefix` and its newest value (tombstones left out),
+    and when the first of those values expires (None if none does)."""
     now = timezone.now()
-    newest: dict[str, Any] = {}
-    for key, value in (
+    newest: dict[str, tuple[Any, datetime | None]] = {}
+    for key, value, expires_at in (
         MemoryEntry.objects.filter(
             bot_id=scope.bot_id,
             room_id=scope.room_id,
@@ -105,7 +108,9 @@ def memory_keys_with_prefix(*, scope: MemoryScope, prefix: str) -> dict[str, Any
         )
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by("key", "-created_at", "-id")
-        .values_list("key", "value")
+        .values_list("key", "value", "expires_at")
     ):
-        newest.setdefault(key, value)
-    return {key: value for key, value in newest.items() if value is not None}
+        newest.setdefault(key, (value, expires_at))
+    expiries = [expires_at for _, expires_at in newest.values() if expires_at is not None]
+    live = {key: value for key, (value, _) in newest.items() if value is not None}
+    return live, min(expiries, default=None)

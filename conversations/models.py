@@ -1,4 +1,5 @@
 import re
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -50,6 +51,9 @@ class Bot(models.Model):
         "(https://shop.example.com). The site's own host is always allowed.",
     )
     is_enabled = models.BooleanField("enabled", default=True)
+    #: New on every configuration change; processes rebuild their snapshot when it moves
+    #: (conversations/snapshots.py).
+    config_version = models.UUIDField(default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +67,12 @@ class Bot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.config_version = uuid.uuid4()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "config_version"}
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         bad = [origin for origin in self.allowed_origins if not ORIGIN.match(origin)]

@@ -5,6 +5,7 @@ gone) loses nothing, because clients catch up from the database by last message 
 """
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -14,8 +15,9 @@ from conversations.engine.messages import OutboundMessage
 
 logger = logging.getLogger(__name__)
 
-#: Event type of a stored message pushed to a room; consumers handle it in `message_created`.
-MESSAGE_CREATED = "message.created"
+#: Event type of stored messages of one room pushed to it, oldest first (a message and the
+#: replies decided with it travel together); consumers handle it in `messages_created`.
+MESSAGES_CREATED = "messages.created"
 #: The bot started or stopped working on a room's queued calls; handled in `room_typing`.
 ROOM_TYPING = "room.typing"
 
@@ -24,23 +26,48 @@ def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
-def message_event(message: OutboundMessage) -> dict[str, Any]:
-    return {"type": MESSAGE_CREATED, "message": message.as_dict()}
+def messages_event(
+    messages: Sequence[OutboundMessage], *, is_typing: bool | None = None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": MESSAGES_CREATED,
+        "messages": [message.as_dict() for message in messages],
+    }
+    if is_typing is not None:
+        event["is_typing"] = is_typing
+    return event
 
 
-async def message_broadcast_async(message: OutboundMessage) -> None:
-    """From async code (consumers): push a stored message to the sockets of its room."""
-    layer = get_channel_layer()
+async def messages_broadcast_async(
+    messages: Sequence[OutboundMessage], *, is_typing: bool | None = None
+) -> None:
+    """From async code (consumers): push stored messages of one room to its sockets, and
+    whether the bot is (still) working for the room when that changed, in one channel-layer
+    message: each group send is a round trip to Redis."""
+    if not messages:
+        return
+    room_id = messages[0].room_id
+    if any(message.room_id != room_id for message in messages):
+        raise ValueError("messages_broadcast_async sends the messages of one room")
     try:
-        await layer.group_send(room_group(message.room_id), message_event(message))
+        await get_channel_layer().group_send(
+            room_group(room_id), messages_event(messages, is_typing=is_typing)
+        )
     except Exception:
-        # The message is stored; sockets will catch up. Never fail the caller for this.
-        logger.exception("broadcast of message %s to room %s failed", message.id, message.room_id)
+        # The messages are stored; sockets will catch up. Never fail the caller for this.
+        logger.exception("broadcast of %d messages to room %s failed", len(messages), room_id)
+
+
+def messages_broadcast(
+    messages: Sequence[OutboundMessage], *, is_typing: bool | None = None
+) -> None:
+    """From sync code (services, Celery workers): push stored messages of one room."""
+    async_to_sync(messages_broadcast_async)(messages, is_typing=is_typing)
 
 
 def message_broadcast(message: OutboundMessage) -> None:
-    """From sync code (services, Celery workers): push a stored message to its room."""
-    async_to_sync(message_broadcast_async)(message)
+    """From sync code: push one stored message to its room."""
+    messages_broadcast([message])
 
 
 async def typing_broadcast_async(room_id: int, *, is_typing: bool) -> None:
@@ -57,12 +84,13 @@ def typing_broadcast(room_id: int, *, is_typing: bool) -> None:
     async_to_sync(typing_broadcast_async)(room_id, is_typing=is_typing)
 
 
-def messages_broadcast(messages: list[OutboundMessage]) -> None:
-    """From sync code: push many stored messages (a post fanned out to rooms) in one go."""
+def rooms_messages_broadcast(messages: Sequence[OutboundMessage]) -> None:
+    """From sync code: push stored messages each to its own room (one post fanned out to
+    many rooms), one group send per room, all from one event loop."""
 
     async def send_all() -> None:
         for message in messages:
-            await message_broadcast_async(message)
+            await messages_broadcast_async([message])
 
     if messages:
         async_to_sync(send_all)()

@@ -6,93 +6,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
-from actions.registry import action_types
-from conversations.engine.messages import (
-    CUSTOM_COMMAND_KEY_PREFIX,
-    ActionSnapshot,
-    BotSnapshot,
-    CommandSnapshot,
-    MiddlewareSnapshot,
-    OutboundMessage,
-    ParticipantInfo,
-    RoomInfo,
-)
-from conversations.engine.patterns import PatternSnapshot
-from conversations.engine.render import TemplateSnapshot
-from conversations.memory import MemoryScope, memory_keys_with_prefix
-from conversations.models import Bot, Message, Participant, Room
+from actions.models import ActionRun
+from conversations.engine.messages import OutboundMessage, ParticipantInfo, RoomInfo
+from conversations.models import Message, Participant, Room
 
 REPLY_POLL_SECONDS = 0.05
 #: Calls due within this count as "being worked on" (a batching window is at most 60 s).
 BUSY_HORIZON_SECONDS = 60
-
-
-def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
-    """The bot's configuration as the engine sees it, read fresh so every change counts at once."""
-    commands = {}
-    for command in (
-        Command.objects.filter(bot=bot, action__is_enabled=True)
-        .select_related("action")
-        .order_by("word")
-    ):
-        commands[command.word] = CommandSnapshot(
-            word=command.word, action=action_snapshot(command.action), arguments=command.arguments
-        )
-    middleware = tuple(
-        MiddlewareSnapshot(kind=row.kind, config=row.config)
-        for row in bot.middleware_stack.filter(is_enabled=True).order_by("position", "id")
-    )
-    patterns = tuple(
-        PatternSnapshot(
-            id=pattern.pk,
-            regex=pattern.regex,
-            action=action_snapshot(pattern.action),
-            arguments=pattern.arguments,
-            priority=pattern.priority,
-            example=pattern.example,
-        )
-        for pattern in Pattern.objects.filter(bot=bot, is_enabled=True, action__is_enabled=True)
-        .select_related("action")
-        .order_by("-priority", "id")
-    )
-    return BotSnapshot(
-        id=bot.pk,
-        slug=bot.slug,
-        name=bot.name,
-        command_prefix=bot.command_prefix,
-        names=tuple(bot.names),
-        default_mood=bot.default_mood,
-        commands=commands,
-        middleware=middleware,
-        fallback_text=bot.fallback_text,
-        patterns=patterns,
-        custom_commands={
-            key.removeprefix(CUSTOM_COMMAND_KEY_PREFIX): value.get("text", "")
-            for key, value in memory_keys_with_prefix(
-                scope=MemoryScope(bot.pk), prefix=CUSTOM_COMMAND_KEY_PREFIX
-            ).items()
-            if isinstance(value, dict)
-        },
-        templates=tuple(
-            TemplateSnapshot(key=row.key, mood=row.mood, text=row.text, html=row.html)
-            for row in ResponseTemplate.objects.filter(bot=bot)
-        ),
-    )
-
-
-def action_snapshot(action: Action) -> ActionSnapshot:
-    # The type's floor always holds, even for rows saved without validation.
-    floor = action_types.get(action.kind).min_trust if action.kind in action_types else 0
-    return ActionSnapshot(
-        id=action.pk,
-        name=action.name,
-        kind=action.kind,
-        config=action.config,
-        min_trust=max(action.min_trust, floor),
-        description=action.description,
-        prompts=action.prompts if isinstance(action.prompts, dict) else {},
-    )
 
 
 def room_info(room: Room) -> RoomInfo:
@@ -131,7 +51,7 @@ def replies_wait(*, message_id: int, timeout_seconds: float) -> tuple[list[Outbo
     while True:
         is_complete = not ActionRun.objects.filter(
             message_id=message_id,
-            status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING],
+            status__in=ActionRun.ACTIVE,
         ).exists()
         if is_complete or time.monotonic() >= deadline:
             break
@@ -169,6 +89,6 @@ def room_is_busy(*, room_id: int) -> bool:
     """Whether the bot is working on calls of the room that are due (not later ones)."""
     return ActionRun.objects.filter(
         room_id=room_id,
-        status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING],
+        status__in=ActionRun.ACTIVE,
         run_after__lte=timezone.now() + timedelta(seconds=BUSY_HORIZON_SECONDS),
     ).exists()

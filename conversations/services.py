@@ -6,12 +6,12 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http.request import validate_host
 from django.utils import timezone
 
 from actions.base import ActionContext
-from actions.models import ActionRun
 from actions.registry import action_types
 from actions.services import (
     action_calls_run_inline,
@@ -24,16 +24,17 @@ from conversations.engine.messages import ActionCall, InboundMessage, OutboundMe
 from conversations.engine.pipeline import message_process
 from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
+from conversations.lookups import conversation_row_get
+from conversations.memory import MemoryScope
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
 from conversations.ports import CountersFromCache, TokenBucketsInCache
-from conversations.selectors import (
-    bot_snapshot_get,
-    message_outbound,
-    participant_info,
-    room_info,
-)
+from conversations.selectors import message_outbound, participant_info, room_info
+from conversations.snapshots import bot_config_changed, bot_snapshot_get, memory_entry_is_config
 
 logger = logging.getLogger(__name__)
+
+#: How stale `Participant.last_seen_at` may get before a message writes it again.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,11 @@ def bot_get_enabled(*, slug: str) -> Bot:
     try:
         return Bot.objects.get(slug=slug, is_enabled=True)
     except Bot.DoesNotExist:
-        raise BotNotFound(f"There is no bot {slug!r}, or it is switched off.") from None
+        raise _bot_not_found(slug) from None
+
+
+def _bot_not_found(slug: str) -> BotNotFound:
+    return BotNotFound(f"There is no bot {slug!r}, or it is switched off.")
 
 
 def room_open(
@@ -79,8 +84,72 @@ def participant_identify(
         defaults={"display_name": name, "user_id": user_id, "last_seen_at": timezone.now()},
     )
     if not created:
-        Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now())
+        participant_seen(participant)
     return participant
+
+
+def participant_seen(participant: Participant) -> None:
+    """Note that the participant is around, at most once per `LAST_SEEN_RESOLUTION`: a
+    write per message would cost more than the minute it tells."""
+    now = timezone.now()
+    if participant.last_seen_at is None or now - participant.last_seen_at > LAST_SEEN_RESOLUTION:
+        Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+        participant.last_seen_at = now
+
+
+@dataclass(frozen=True)
+class _Conversation:
+    """Where an inbound message belongs, with what its path asks of the database."""
+
+    bot: Bot
+    room: Room
+    participant: Participant
+    #: The room has queued calls not finished yet: new calls queue behind them.
+    has_backlog: bool
+    #: A question waits for this participant's answer in this room.
+    has_pending: bool
+    #: The message stored earlier under the same `client_id` (a resend), if any.
+    duplicate_id: int | None
+
+
+def _conversation_load(inbound: InboundMessage) -> _Conversation:
+    """Bot, room and participant, with the backlog, the open question and the resend check
+    folded in: one query once the room and participant exist (`conversations/lookups.py`)."""
+    row = conversation_row_get(
+        bot_slug=inbound.bot_slug,
+        connector=inbound.connector,
+        room_external_id=inbound.room_external_id,
+        participant_external_id=inbound.participant_external_id,
+        client_id=inbound.client_id,
+    )
+    if row is None:
+        bot = bot_get_enabled(slug=inbound.bot_slug)
+        room = room_open(
+            bot=bot,
+            connector=inbound.connector,
+            external_id=inbound.room_external_id,
+            is_direct=inbound.is_direct,
+        )
+        # A resend racing its own room's creation is caught by the client_id constraint.
+        has_backlog, duplicate_id = False, None
+    else:
+        bot, room = row.bot, row.room
+        has_backlog, duplicate_id = row.has_backlog, row.duplicate_id
+        if not bot.is_enabled:
+            raise _bot_not_found(inbound.bot_slug)
+    if row is None or row.participant is None:
+        participant = participant_identify(
+            bot=bot,
+            connector=inbound.connector,
+            external_id=inbound.participant_external_id,
+            name=inbound.participant_name,
+            user_id=inbound.user_id,
+        )
+        has_pending = False
+    else:
+        participant, has_pending = row.participant, row.has_pending
+        participant_seen(participant)
+    return _Conversation(bot, room, participant, has_backlog, has_pending, duplicate_id)
 
 
 def _args_type_for(kind: str) -> type | None:
@@ -93,23 +162,10 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
     A message resent with the same `client_id` in the same room is stored once and answered
     once; the repeat gets a receipt marked `is_duplicate`.
     """
-    bot = bot_get_enabled(slug=inbound.bot_slug)
-    room = room_open(
-        bot=bot,
-        connector=inbound.connector,
-        external_id=inbound.room_external_id,
-        is_direct=inbound.is_direct,
-    )
-    participant = participant_identify(
-        bot=bot,
-        connector=inbound.connector,
-        external_id=inbound.participant_external_id,
-        name=inbound.participant_name,
-        user_id=inbound.user_id,
-    )
-    duplicate = _message_by_client_id(room, inbound)
-    if duplicate is not None:
-        return duplicate
+    conversation = _conversation_load(inbound)
+    bot, room, participant = conversation.bot, conversation.room, conversation.participant
+    if conversation.duplicate_id is not None:
+        return _duplicate_receipt(conversation.duplicate_id)
 
     snapshot = bot_snapshot_get(bot=bot)
     room_view, participant_view = room_info(room), participant_info(participant)
@@ -119,7 +175,9 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
         participant_view,
         inbound.text,
         args_type_for=_args_type_for,
-        pending=pending_call_get(room=room, participant=participant),
+        pending=pending_call_get(room=room, participant=participant)
+        if conversation.has_pending
+        else None,
         counters=CountersFromCache(),
         buckets=TokenBucketsInCache(),
     )
@@ -128,7 +186,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
         if outcome.retention_seconds
         else None
     )
-    inline, queued = _calls_split(room, outcome.calls)
+    inline, queued = _calls_split(room, outcome.calls, has_backlog=conversation.has_backlog)
     inline_responses, inline_trace = action_calls_run_inline(
         calls=inline, ctx=ActionContext(bot=snapshot, room=room_view, participant=participant_view)
     )
@@ -150,8 +208,8 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                 trace=outcome.trace,
                 expires_at=expires_at,
             )
-            replies = [
-                Message.objects.create(
+            replies = Message.objects.bulk_create(
+                Message(
                     room=room,
                     sender_kind=Message.SenderKind.BOT,
                     text=response.text,
@@ -160,7 +218,7 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                     expires_at=expires_at,
                 )
                 for response in responses
-            ]
+            )
             runs = action_runs_create(
                 bot=bot,
                 room=room,
@@ -178,10 +236,10 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
                 )
     except IntegrityError:
         # Two sockets resent the same client_id at once: the other one stored it.
-        duplicate = _message_by_client_id(room, inbound)
-        if duplicate is None:
+        stored = _message_id_by_client_id(room, inbound)
+        if stored is None:
             raise
-        return duplicate
+        return _duplicate_receipt(stored)
     logger.info(
         "bot %s room %s message %s: %d replies, %d runs queued",
         bot.slug,
@@ -198,18 +256,15 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
     )
 
 
-def _calls_split(room: Room, calls: list[ActionCall]) -> tuple[list[ActionCall], list[ActionCall]]:
+def _calls_split(
+    room: Room, calls: list[ActionCall], *, has_backlog: bool
+) -> tuple[list[ActionCall], list[ActionCall]]:
     """Cheap pure calls run here, unless the room still waits for queued replies: then they
     queue behind them, so replies come out in the order their messages came in."""
     if not calls:
         return [], []
     # In a batching window every call waits for the window, to be answered together.
-    has_backlog = (
-        bool(room.effective_batch_window_ms)
-        or ActionRun.objects.filter(
-            room=room, status__in=[ActionRun.Status.PENDING, ActionRun.Status.RUNNING]
-        ).exists()
-    )
+    has_backlog = has_backlog or bool(room.effective_batch_window_ms)
     inline = [
         call
         for call in calls
@@ -221,16 +276,18 @@ def _calls_split(room: Room, calls: list[ActionCall]) -> tuple[list[ActionCall],
     return inline, [call for call in calls if call not in inline]
 
 
-def _message_by_client_id(room: Room, inbound: InboundMessage) -> MessageReceipt | None:
+def _message_id_by_client_id(room: Room, inbound: InboundMessage) -> int | None:
     if inbound.client_id is None:
         return None
-    existing = (
+    return (
         Message.objects.filter(room=room, client_id=inbound.client_id)
-        .select_related("participant", "room__bot")
+        .values_list("pk", flat=True)
         .first()
     )
-    if existing is None:
-        return None
+
+
+def _duplicate_receipt(message_id: int) -> MessageReceipt:
+    existing = Message.objects.select_related("participant", "room__bot").get(pk=message_id)
     return MessageReceipt(message=message_outbound(existing), is_duplicate=True)
 
 
@@ -276,3 +333,13 @@ def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:
         external_id=identity.room_external_id,
         is_direct=identity.is_direct,
     )
+
+
+def memory_entries_changed(entries: list[MemoryEntry]) -> None:
+    """Staff edited memory by hand: drop the cached reads, and rebuild the snapshots of bots
+    whose custom commands changed (memory writes through the service do both already)."""
+    for entry in entries:
+        scope = MemoryScope(entry.bot_id, entry.room_id, entry.participant_id)
+        cache.delete(scope.cache_key(entry.key))
+    for bot_id in {entry.bot_id for entry in entries if memory_entry_is_config(entry)}:
+        bot_config_changed(bot_id=bot_id)

@@ -127,7 +127,7 @@ def post_deliveries_send(*, post_id: int) -> int:
     sent = 0
     while batch := _room_batch_send(post):
         sent += len(batch)
-        realtime.messages_broadcast(batch)
+        realtime.rooms_messages_broadcast(batch)
     others = Delivery.objects.filter(post_id=post_id, status=Delivery.Status.PENDING).exclude(
         subscription__destination=Subscription.Destination.ROOM
     )
@@ -246,18 +246,16 @@ def _room_send(delivery: Delivery) -> None:
         message = Message.objects.create(
             room_id=delivery.subscription.room_id, sender_kind=Message.SenderKind.BOT, text=text
         )
-    realtime.messages_broadcast(
-        [
-            OutboundMessage(
-                id=message.pk,
-                room_id=message.room_id,
-                sender_kind=message.sender_kind,
-                sender_name=delivery.post.publisher.bot.name,
-                text=text,
-                html="",
-                created_at=message.created_at.isoformat(),
-            )
-        ]
+    realtime.message_broadcast(
+        OutboundMessage(
+            id=message.pk,
+            room_id=message.room_id,
+            sender_kind=message.sender_kind,
+            sender_name=delivery.post.publisher.bot.name,
+            text=text,
+            html="",
+            created_at=message.created_at.isoformat(),
+        )
     )
 
 

@@ -65,9 +65,10 @@ def test_rooms_get_the_post_stored_and_pushed_once_each(publisher):
         assert message.text == "📰 News: Go 1.30 is out\nhttps://go.example.com/1.30"
     assert not Message.objects.filter(room=rooms[2]).exists()
     assert set(post.deliveries.values_list("status", "attempts")) == {("sent", 1)}
-    assert event["type"] == realtime.MESSAGE_CREATED
-    assert event["message"]["sender_name"] == "Newsbot"
-    assert event["message"]["id"] == Message.objects.get(room=rooms[0]).pk
+    assert event["type"] == realtime.MESSAGES_CREATED
+    (pushed,) = event["messages"]
+    assert pushed["sender_name"] == "Newsbot"
+    assert pushed["id"] == Message.objects.get(room=rooms[0]).pk
 
 
 def test_web_chat_fan_out_goes_in_batches(publisher, settings):
