@@ -84,9 +84,9 @@ def typing_broadcast(room_id: int, *, is_typing: bool) -> None:
     async_to_sync(typing_broadcast_async)(room_id, is_typing=is_typing)
 
 
-def messages_fan_out(messages: Sequence[OutboundMessage]) -> None:
-    """From sync code: push stored messages of many rooms (a post fanned out), each to its
-    own room, over one event loop."""
+def rooms_messages_broadcast(messages: Sequence[OutboundMessage]) -> None:
+    """From sync code: push stored messages each to its own room (one post fanned out to
+    many rooms), one group send per room, all from one event loop."""
 
     async def send_all() -> None:
         for message in messages:

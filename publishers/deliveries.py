@@ -127,7 +127,7 @@ def post_deliveries_send(*, post_id: int) -> int:
     sent = 0
     while batch := _room_batch_send(post):
         sent += len(batch)
-        realtime.messages_fan_out(batch)
+        realtime.rooms_messages_broadcast(batch)
     others = Delivery.objects.filter(post_id=post_id, status=Delivery.Status.PENDING).exclude(
         subscription__destination=Subscription.Destination.ROOM
     )

@@ -66,7 +66,7 @@ def test_rooms_get_the_post_stored_and_pushed_once_each(publisher):
     assert not Message.objects.filter(room=rooms[2]).exists()
     assert set(post.deliveries.values_list("status", "attempts")) == {("sent", 1)}
     assert event["type"] == realtime.MESSAGES_CREATED
-    [pushed] = event["messages"]
+    (pushed,) = event["messages"]
     assert pushed["sender_name"] == "Newsbot"
     assert pushed["id"] == Message.objects.get(room=rooms[0]).pk
 
