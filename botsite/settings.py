@@ -144,8 +144,18 @@ TEMPLATES = [
 # ---------------------------------------------------------------------------------------------
 if DATABASE_URL:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # A pool per process, not persistent connections: daphne runs each HTTP request's sync
+    # code on a thread of its own, and a persistent connection stays open with its thread
+    # gone; under API load that exhausted PostgreSQL's connections ("too many clients").
+    # Connections are checked when taken from the pool, so one broken by a database
+    # restart is replaced instead of failing a request (Django's health checks, with a pool).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
+    }
 else:
     DATABASES = {
         "default": {

@@ -60,3 +60,36 @@ def test_daphne_closes_a_socket_that_sends_an_oversized_frame_with_1009(topology
             read_until_closed(chat)
 
     assert closed.value.rcvd.code == 1009
+
+
+def test_http_requests_share_pooled_connections_instead_of_leaving_one_open_each(
+    topology, django_user_model
+):
+    """daphne runs each request's sync code on a thread of its own; persistent connections
+    stayed open after their thread was gone, and API load used up PostgreSQL's clients."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    django_user_model.objects.create_superuser("integrator", password="e2e-password-1")
+
+    def post(n: int) -> int:
+        return httpx.post(
+            f"http://127.0.0.1:{topology.port}/api/v1/bots/demo/messages/",
+            json={"text": "!ping", "participant": f"load-{n % 10}", "wait": 0},
+            auth=("integrator", "e2e-password-1"),
+            timeout=30,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(post, range(300)))
+
+    assert statuses == [200] * 300
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+            [connection.settings_dict["NAME"]],
+        )
+        [(open_connections,)] = cursor.fetchall()
+    # daphne's pool (at most 20), the worker's and beat's few, and this test's own.
+    assert open_connections <= 30, open_connections
