@@ -230,17 +230,7 @@ class WebhookEndpointSerializer(TenantModelSerializer):
     class Meta:
         model = WebhookEndpoint
         fields = _model_fields(WebhookEndpoint, "secret")
-        read_only_fields = [
-            "is_enabled",
-            "disabled_reason",
-            "disabled_at",
-            "failure_streak",
-            "first_failure_at",
-            "last_success_at",
-            "last_error",
-            "secret_rotated_at",
-            "created_at",
-        ]
+        read_only_fields = WebhookEndpoint.RUNTIME_FIELDS
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         request = self.context.get("request")

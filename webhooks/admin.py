@@ -45,17 +45,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_select_related = ["bot"]
     search_fields = ["url", "description", "owner_email"]
     autocomplete_fields = ["bot"]
-    readonly_fields = [
-        "is_enabled",
-        "disabled_reason",
-        "disabled_at",
-        "failure_streak",
-        "first_failure_at",
-        "last_success_at",
-        "last_error",
-        "secret_rotated_at",
-        "created_at",
-    ]
+    readonly_fields = WebhookEndpoint.RUNTIME_FIELDS
     actions = ["secret_rotate", "endpoints_enable", "endpoints_disable"]
 
     def save_model(self, request, endpoint, form, change):  # type: ignore[no-untyped-def]

@@ -6,6 +6,20 @@ from conversations.models import Bot
 class WebhookEndpoint(models.Model):
     """A URL that receives signed webhooks, with its secret and its health."""
 
+    #: Kept by the sending machinery and the enable/disable services, never edited directly
+    #: (the admin and the API show them read-only).
+    RUNTIME_FIELDS = (
+        "is_enabled",
+        "disabled_reason",
+        "disabled_at",
+        "failure_streak",
+        "first_failure_at",
+        "last_success_at",
+        "last_error",
+        "secret_rotated_at",
+        "created_at",
+    )
+
     class DisabledReason(models.TextChoices):
         GONE = "gone", "The receiver answered 410 Gone"
         FAILING = "failing", "Failed for too long"
