@@ -4,6 +4,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from actions.models import ActionRun
@@ -55,6 +56,10 @@ def replies_wait(*, message_id: int, timeout_seconds: float) -> tuple[list[Outbo
         ).exists()
         if is_complete or time.monotonic() >= deadline:
             break
+        if not connection.in_atomic_block:
+            # Back to the pool while waiting: otherwise every waiting request holds a
+            # connection, and a few of them starve the process's pool.
+            connection.close()
         time.sleep(REPLY_POLL_SECONDS)
     # A batch answers everyone in one reply, stored as the reply to the batch's first run.
     answered = {message_id}

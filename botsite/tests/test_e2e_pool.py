@@ -1,0 +1,33 @@
+"""The REST endpoint's `wait` against a small connection pool, through real processes."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.services]
+
+
+@pytest.fixture
+def services_env(services_env):
+    # Two pooled connections for daphne and a short wait for one: a request that held its
+    # connection while waiting for replies would starve the others.
+    return {**services_env, "DATABASE_POOL_MAX_SIZE": "2", "DATABASE_POOL_TIMEOUT_SECONDS": "1"}
+
+
+def test_requests_waiting_for_replies_do_not_hold_pooled_connections(topology, django_user_model):
+    django_user_model.objects.create_superuser("integrator", password="e2e-password-1")
+    topology.worker.stop()  # queued calls stay pending: every request waits its full time
+
+    def post(n: int) -> int:
+        return httpx.post(
+            f"http://127.0.0.1:{topology.port}/api/v1/bots/demo/messages/",
+            json={"text": "!latest-post", "participant": f"waiting-{n}", "wait": 3},
+            auth=("integrator", "e2e-password-1"),
+            timeout=30,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(post, range(6)))
+
+    assert statuses == [202] * 6  # each waited, none failed for want of a connection
