@@ -435,6 +435,8 @@ DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = CHAT_FRAME_MAX_BYTES
 # Per socket: frames allowed at once, and refilled per second, before "rate_limited".
 CHAT_FLOOD_BURST = env.int("CHAT_FLOOD_BURST", default=10)
 CHAT_FLOOD_PER_SECOND = env.float("CHAT_FLOOD_PER_SECOND", default=1.0)
+# Most chat messages one process stores in one transaction (group commit, conversations.intake).
+CHAT_RECEIVE_BATCH_MAX = env.int("CHAT_RECEIVE_BATCH_MAX", default=64)
 CHAT_VISITOR_MAX_AGE_SECONDS = env.int("CHAT_VISITOR_MAX_AGE_SECONDS", default=180 * 86_400)
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
 from conversations.engine.messages import OutboundMessage
 from conversations.exceptions import BotNotFound
+from conversations.intake import message_intake
 from conversations.models import Room
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(error.code, error.detail)
             return
         try:
-            receipt = await database_sync_to_async(services.message_receive)(inbound=inbound)
+            receipt = await message_intake().receive(inbound)
         except BotNotFound as error:
             await self._error(error.code, error.detail)
             await self.close(code=CLOSE_BOT_NOT_FOUND)

@@ -9,6 +9,7 @@ whose rows become ordinary model instances through each field's own database con
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -50,6 +51,17 @@ def _instance(model: type[M], alias: str, values: list[Any]) -> M:
     return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
+@dataclass(frozen=True)
+class ConversationKey:
+    """Where an inbound message belongs and who sent it, as the lookup needs it."""
+
+    bot_slug: str
+    connector: str
+    room_external_id: str
+    participant_external_id: str
+    client_id: uuid.UUID | None
+
+
 def conversation_row_get(
     *,
     bot_slug: str,
@@ -59,50 +71,67 @@ def conversation_row_get(
     client_id: uuid.UUID | None,
 ) -> ConversationRow | None:
     """The room of this place (with its bot) and the participant, if the room exists."""
+    key = ConversationKey(bot_slug, connector, room_external_id, participant_external_id, client_id)
+    [row] = conversation_rows_get([key])
+    return row
+
+
+def conversation_rows_get(keys: Sequence[ConversationKey]) -> list[ConversationRow | None]:
+    """`conversation_row_get` for many messages in one statement (a `UNION ALL` of one
+    branch per key: each branch keeps its parameters typed by the column they meet, which
+    a shared `VALUES` list would not on PostgreSQL). Rows come back in the keys' order."""
+    if not keys:
+        return []
     table = {
         model: connection.ops.quote_name(model._meta.db_table)
         for model in (Bot, Room, Participant, Message, ActionRun, PendingAction)
     }
-    client_id_value = Message._meta.get_field("client_id").get_db_prep_value(client_id, connection)
+    client_id_field = Message._meta.get_field("client_id")
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    sql = f"""
-        SELECT {_columns(Room, "r")}, {_columns(Bot, "b")}, {_columns(Participant, "p")},
-            EXISTS (SELECT 1 FROM {table[ActionRun]} run
-                    WHERE run.room_id = r.id AND run.status IN (%s, %s)) AS has_backlog,
-            (SELECT message.id FROM {table[Message]} message
-             WHERE message.room_id = r.id AND message.client_id = %s LIMIT 1) AS duplicate_id,
-            EXISTS (SELECT 1 FROM {table[PendingAction]} pending
-                    WHERE pending.room_id = r.id AND pending.participant_id = p.id
-                    AND pending.expires_at > %s) AS has_pending
-        FROM {table[Room]} r
-        JOIN {table[Bot]} b ON b.id = r.bot_id
-        LEFT JOIN {table[Participant]} p
-            ON p.bot_id = b.id AND p.connector = %s AND p.external_id = %s
-        WHERE b.slug = %s AND r.connector = %s AND r.external_id = %s
-    """  # noqa: S608 (identifiers come from model metadata; every value is a parameter)
-    params = [
-        *ActionRun.ACTIVE,
-        client_id_value,
-        now,
-        connector,
-        participant_external_id,
-        bot_slug,
-        connector,
-        room_external_id,
-    ]
+    branches, params = [], []
+    for index, key in enumerate(keys):
+        # `index` is this loop's own integer; everything from the message is a parameter.
+        branches.append(f"""
+            SELECT {index} AS n, {_columns(Room, "r")}, {_columns(Bot, "b")},
+                {_columns(Participant, "p")},
+                EXISTS (SELECT 1 FROM {table[ActionRun]} run
+                        WHERE run.room_id = r.id AND run.status IN (%s, %s)) AS has_backlog,
+                (SELECT message.id FROM {table[Message]} message
+                 WHERE message.room_id = r.id AND message.client_id = %s LIMIT 1) AS duplicate_id,
+                EXISTS (SELECT 1 FROM {table[PendingAction]} pending
+                        WHERE pending.room_id = r.id AND pending.participant_id = p.id
+                        AND pending.expires_at > %s) AS has_pending
+            FROM {table[Room]} r
+            JOIN {table[Bot]} b ON b.id = r.bot_id
+            LEFT JOIN {table[Participant]} p
+                ON p.bot_id = b.id AND p.connector = %s AND p.external_id = %s
+            WHERE b.slug = %s AND r.connector = %s AND r.external_id = %s
+        """)  # noqa: S608 (identifiers come from model metadata; every value is a parameter)
+        params += [
+            *ActionRun.ACTIVE,
+            client_id_field.get_db_prep_value(key.client_id, connection),
+            now,
+            key.connector,
+            key.participant_external_id,
+            key.bot_slug,
+            key.connector,
+            key.room_external_id,
+        ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(" UNION ALL ".join(branches), params)
+        found = {row[0]: _conversation_row(list(row[1:])) for row in cursor.fetchall()}
+    return [found.get(index) for index in range(len(keys))]
+
+
+def _conversation_row(row: list[Any]) -> ConversationRow:
     room_width = len(Room._meta.concrete_fields)
     bot_width = len(Bot._meta.concrete_fields)
     participant_width = len(Participant._meta.concrete_fields)
-    room = _instance(Room, "r", list(row[:room_width]))
-    bot = _instance(Bot, "b", list(row[room_width : room_width + bot_width]))
+    room = _instance(Room, "r", row[:room_width])
+    bot = _instance(Bot, "b", row[room_width : room_width + bot_width])
     room.bot = bot
     start = room_width + bot_width
-    participant_values = list(row[start : start + participant_width])
+    participant_values = row[start : start + participant_width]
     participant = None
     if participant_values[0] is not None:
         participant = _instance(Participant, "p", participant_values)

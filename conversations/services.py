@@ -1,8 +1,9 @@
 """Use cases of the conversations app: identify, store, hand to the engine, queue."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -20,11 +21,17 @@ from actions.services import (
     pending_call_save,
 )
 from conversations.connectors.base import ConnectorIdentity
-from conversations.engine.messages import ActionCall, InboundMessage, OutboundMessage
+from conversations.engine.messages import (
+    ActionCall,
+    InboundMessage,
+    OutboundMessage,
+    Outcome,
+    Response,
+)
 from conversations.engine.pipeline import message_process
 from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
-from conversations.lookups import conversation_row_get
+from conversations.lookups import ConversationKey, ConversationRow, conversation_rows_get
 from conversations.memory import MemoryScope
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
 from conversations.ports import CountersFromCache, TokenBucketsInCache
@@ -112,16 +119,20 @@ class _Conversation:
     duplicate_id: int | None
 
 
-def _conversation_load(inbound: InboundMessage) -> _Conversation:
-    """Bot, room and participant, with the backlog, the open question and the resend check
-    folded in: one query once the room and participant exist (`conversations/lookups.py`)."""
-    row = conversation_row_get(
+def _conversation_key(inbound: InboundMessage) -> ConversationKey:
+    return ConversationKey(
         bot_slug=inbound.bot_slug,
         connector=inbound.connector,
         room_external_id=inbound.room_external_id,
         participant_external_id=inbound.participant_external_id,
         client_id=inbound.client_id,
     )
+
+
+def _conversation_load(inbound: InboundMessage, row: ConversationRow | None) -> _Conversation:
+    """Bot, room and participant from the lookup's row (`conversations/lookups.py`), with
+    the backlog, the open question and the resend check folded in; the room and the
+    participant are created here on first contact."""
     if row is None:
         bot = bot_get_enabled(slug=inbound.bot_slug)
         room = room_open(
@@ -156,18 +167,81 @@ def _args_type_for(kind: str) -> type | None:
     return action_types.get(kind).Args if kind in action_types else None
 
 
+@dataclass
+class _Decision:
+    """What the engine made of one message, before anything of it is stored."""
+
+    inbound: InboundMessage
+    conversation: _Conversation
+    outcome: Outcome
+    responses: list[Response]
+    queued: list[ActionCall]
+    expires_at: datetime | None
+
+
 def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
     """Store an inbound message, let the engine decide, store replies and queue actions.
 
     A message resent with the same `client_id` in the same room is stored once and answered
     once; the repeat gets a receipt marked `is_duplicate`.
     """
-    conversation = _conversation_load(inbound)
-    bot, room, participant = conversation.bot, conversation.room, conversation.participant
-    if conversation.duplicate_id is not None:
-        return _duplicate_receipt(conversation.duplicate_id)
+    [result] = messages_receive(inbounds=[inbound])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
-    snapshot = bot_snapshot_get(bot=bot)
+
+def messages_receive(*, inbounds: Sequence[InboundMessage]) -> list[MessageReceipt | Exception]:
+    """`message_receive` for many messages at once, with the database work shared: one
+    lookup for all of them and one transaction that stores them all (group commit).
+
+    Each message gets its own result, in order: its receipt, or the error that stopped it
+    (`BotNotFound`, or a fault while the engine decided), which concerns that message
+    alone. Messages to one room are taken one after another, each after the previous one
+    is stored, so each sees the room as the one before left it.
+    """
+    results: list[MessageReceipt | Exception | None] = [None] * len(inbounds)
+    for round_indexes in _rounds_one_per_room(inbounds):
+        rows = conversation_rows_get([_conversation_key(inbounds[i]) for i in round_indexes])
+        decided: list[tuple[int, _Decision]] = []
+        for index, row in zip(round_indexes, rows, strict=True):
+            inbound = inbounds[index]
+            try:
+                conversation = _conversation_load(inbound, row)
+                if conversation.duplicate_id is not None:
+                    results[index] = _duplicate_receipt(conversation.duplicate_id)
+                    continue
+                decided.append((index, _message_decide(inbound, conversation)))
+            except BotNotFound as error:
+                results[index] = error
+            except Exception as error:
+                # One message's fault must not cost the others in its batch their answer;
+                # it reaches that message's caller, who raises it.
+                results[index] = error
+        receipts = _decisions_store([decision for _, decision in decided])
+        for (index, _), receipt in zip(decided, receipts, strict=True):
+            results[index] = receipt
+    return [result for result in results if result is not None]
+
+
+def _rounds_one_per_room(inbounds: Sequence[InboundMessage]) -> list[list[int]]:
+    """The messages' indexes in rounds holding at most one message per room, in order."""
+    rounds: list[list[int]] = []
+    round_of_room: dict[tuple[str, str, str], int] = {}
+    for index, inbound in enumerate(inbounds):
+        room = (inbound.bot_slug, inbound.connector, inbound.room_external_id)
+        number = round_of_room.get(room, -1) + 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(index)
+        round_of_room[room] = number
+    return rounds
+
+
+def _message_decide(inbound: InboundMessage, conversation: _Conversation) -> _Decision:
+    """Let the engine decide, and run the cheap pure calls here (nothing is stored yet)."""
+    room, participant = conversation.room, conversation.participant
+    snapshot = bot_snapshot_get(bot=conversation.bot)
     room_view, participant_view = room_info(room), participant_info(participant)
     outcome = message_process(
         snapshot,
@@ -197,63 +271,105 @@ def message_receive(*, inbound: InboundMessage) -> MessageReceipt:
     responses = responses_render(
         snapshot, room_view, participant_view, [*outcome.responses, *inline_responses]
     )
+    return _Decision(inbound, conversation, outcome, responses, queued, expires_at)
+
+
+def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt]:
+    """Store the decided messages in one transaction. Should one of them break a
+    constraint (a resend racing its twin on another socket), each is stored again on its
+    own, so only that one turns into a duplicate receipt."""
+    if not decisions:
+        return []
     try:
         with transaction.atomic():
-            message = Message.objects.create(
-                room=room,
-                sender_kind=Message.SenderKind.PARTICIPANT,
-                participant=participant,
-                text=inbound.text,
-                client_id=inbound.client_id,
-                trace=outcome.trace,
-                expires_at=expires_at,
-            )
-            replies = Message.objects.bulk_create(
-                Message(
-                    room=room,
-                    sender_kind=Message.SenderKind.BOT,
-                    text=response.text,
-                    html=response.html,
-                    reply_to=message,
-                    expires_at=expires_at,
-                )
-                for response in responses
-            )
-            runs = action_runs_create(
-                bot=bot,
-                room=room,
-                participant=participant,
-                message=message,
-                calls=queued,
-                batch_window_ms=room.effective_batch_window_ms,
-            )
-            if outcome.is_pending_done or outcome.pending is not None:
-                pending_call_save(
-                    room=room,
-                    participant=participant,
-                    pending=outcome.pending,
-                    timeout_seconds=bot.pending_timeout_seconds,
-                )
-    except IntegrityError:
-        # Two sockets resent the same client_id at once: the other one stored it.
-        stored = _message_id_by_client_id(room, inbound)
-        if stored is None:
-            raise
-        return _duplicate_receipt(stored)
-    logger.info(
-        "bot %s room %s message %s: %d replies, %d runs queued",
-        bot.slug,
-        room.pk,
-        message.pk,
-        len(replies),
-        len(runs),
+            return _decisions_write(decisions)
+    except IntegrityError as error:
+        if len(decisions) == 1:
+            return [_resend_receipt(decisions[0], error)]
+    receipts = []
+    for decision in decisions:
+        try:
+            with transaction.atomic():
+                receipts += _decisions_write([decision])
+        except IntegrityError as error:
+            receipts.append(_resend_receipt(decision, error))
+    return receipts
+
+
+def _resend_receipt(decision: _Decision, error: IntegrityError) -> MessageReceipt:
+    """The receipt of a message whose store broke a constraint: a twin resent at once on
+    another socket was stored first. Any other broken constraint is a fault, raised."""
+    stored = _message_id_by_client_id(decision.conversation.room, decision.inbound)
+    if stored is None:
+        raise error
+    return _duplicate_receipt(stored)
+
+
+def _decisions_write(decisions: list[_Decision]) -> list[MessageReceipt]:
+    """The rows of the decided messages: two multi-row inserts whatever their number,
+    then their queued runs and open questions. Runs inside the caller's transaction."""
+    messages = Message.objects.bulk_create(
+        Message(
+            room=decision.conversation.room,
+            sender_kind=Message.SenderKind.PARTICIPANT,
+            participant=decision.conversation.participant,
+            text=decision.inbound.text,
+            client_id=decision.inbound.client_id,
+            trace=decision.outcome.trace,
+            expires_at=decision.expires_at,
+        )
+        for decision in decisions
     )
-    return MessageReceipt(
-        message=message_outbound(message),
-        replies=[message_outbound(reply) for reply in replies],
-        queued_runs=len(runs),
-        is_bot_working=any(not call.delay_seconds for call in queued),
+    replies = Message.objects.bulk_create(
+        Message(
+            room=decision.conversation.room,
+            sender_kind=Message.SenderKind.BOT,
+            text=response.text,
+            html=response.html,
+            reply_to=message,
+            expires_at=decision.expires_at,
+        )
+        for decision, message in zip(decisions, messages, strict=True)
+        for response in decision.responses
     )
+    receipts = []
+    replies_left = iter(replies)
+    for decision, message in zip(decisions, messages, strict=True):
+        conversation, outcome = decision.conversation, decision.outcome
+        room, participant = conversation.room, conversation.participant
+        runs = action_runs_create(
+            bot=conversation.bot,
+            room=room,
+            participant=participant,
+            message=message,
+            calls=decision.queued,
+            batch_window_ms=room.effective_batch_window_ms,
+        )
+        if outcome.is_pending_done or outcome.pending is not None:
+            pending_call_save(
+                room=room,
+                participant=participant,
+                pending=outcome.pending,
+                timeout_seconds=conversation.bot.pending_timeout_seconds,
+            )
+        message_replies = [next(replies_left) for _ in decision.responses]
+        logger.info(
+            "bot %s room %s message %s: %d replies, %d runs queued",
+            conversation.bot.slug,
+            room.pk,
+            message.pk,
+            len(message_replies),
+            len(runs),
+        )
+        receipts.append(
+            MessageReceipt(
+                message=message_outbound(message),
+                replies=[message_outbound(reply) for reply in message_replies],
+                queued_runs=len(runs),
+                is_bot_working=any(not call.delay_seconds for call in decision.queued),
+            )
+        )
+    return receipts
 
 
 def _calls_split(
