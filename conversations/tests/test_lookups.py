@@ -1,6 +1,7 @@
 """The hand-written conversation lookup gives what the ORM would, on either database."""
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 from django.utils import timezone
@@ -8,7 +9,7 @@ from django.utils import timezone
 from actions.models import ActionRun, PendingAction
 from actions.tests.factories import ActionFactory
 from conversations import services
-from conversations.lookups import conversation_row_get
+from conversations.lookups import ConversationKey, conversation_row_get, conversation_rows_get
 from conversations.models import Bot, Message, Participant, Room
 from conversations.tests.factories import inbound_message
 
@@ -81,3 +82,25 @@ def test_backlog_and_open_questions_are_seen(demo_bot):
     PendingAction.objects.filter(pk=pending.pk).update(expires_at=timezone.now())
     row = _lookup()
     assert (row.has_backlog, row.has_pending) == (False, False)
+
+
+def test_many_keys_are_found_in_one_statement_in_their_order(demo_bot, django_assert_num_queries):
+    client_id = uuid.uuid4()
+    stored = services.message_receive(inbound=inbound_message("!ping", client_id=client_id))
+    services.message_receive(inbound=inbound_message("hi", room_external_id="visitor:bob"))
+    key = ConversationKey("demo", "webchat", "visitor:ada", "visitor:ada", None)
+    keys = [
+        replace(key, room_external_id="visitor:bob"),
+        replace(key, room_external_id="visitor:nobody"),
+        replace(key, client_id=client_id),
+        key,
+    ]
+
+    with django_assert_num_queries(1):
+        bob, nobody, resend, ada = conversation_rows_get(keys)
+
+    assert nobody is None
+    assert bob.room.external_id == "visitor:bob"
+    assert bob.room.pk != ada.room.pk
+    assert (resend.duplicate_id, ada.duplicate_id) == (stored.message.id, None)
+    assert conversation_rows_get([key, key])[1].room.pk == ada.room.pk, "no client ids at all"
