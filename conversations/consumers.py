@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -111,6 +112,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused with 403
             return
         await self.accept()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch first closes stale database connections, a hop to the one
+        # thread that all of a process's database work shares, before every frame and every
+        # room event. Under load that thread is busy storing batches, so each frame waited
+        # behind them twice (BENCHMARKS.md). This consumer touches the database only through
+        # `database_sync_to_async`, which does the same cleanup around each of its calls.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.room_group:

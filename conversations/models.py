@@ -106,7 +106,10 @@ class BotMiddleware(models.Model):
 class Room(models.Model):
     """One bot in one place: a web chat conversation, a Telegram chat, an IRC channel."""
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="rooms")
+    # No index of its own: the unique constraint's index starts with the bot. A second one
+    # costs every insert, and without statistics the planner took it for lookups that the
+    # unique index answers (BENCHMARKS.md).
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="rooms", db_index=False)
     connector = models.CharField(max_length=40, choices=connector_type_choices)
     external_id = models.CharField(max_length=255, help_text="The place's id on its connector.")
     title = models.CharField(max_length=200, blank=True)
@@ -151,7 +154,12 @@ class Room(models.Model):
 class Participant(models.Model):
     """A user as one bot sees them on one connector."""
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="participants")
+    # No index of its own: the unique constraint's index starts with the bot. A second one
+    # costs every insert, and without statistics the planner took it for lookups that the
+    # unique index answers (BENCHMARKS.md).
+    bot = models.ForeignKey(
+        Bot, on_delete=models.CASCADE, related_name="participants", db_index=False
+    )
     connector = models.CharField(max_length=40, choices=connector_type_choices)
     external_id = models.CharField(max_length=255)
     display_name = models.CharField(max_length=150, blank=True)

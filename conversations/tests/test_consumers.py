@@ -1,3 +1,5 @@
+import asyncio
+import threading
 import uuid
 
 import pytest
@@ -258,3 +260,27 @@ async def test_replies_reach_every_socket_of_the_room_and_only_that_room(demo, d
         "• Schedules that survive restarts",
     ]
     assert history[0]["sender"] == {"kind": "participant", "name": "ada"}
+
+
+async def test_frames_are_handled_while_the_database_thread_is_busy(demo):
+    chat = await connect()
+    await greet(chat)
+    started, release = threading.Event(), threading.Event()
+
+    def occupy_database_thread() -> None:
+        started.set()
+        release.wait(timeout=10)
+
+    # Channels runs every database call of the process on one thread: hold it, as a batch
+    # being stored does, and see that a frame needing no database is still answered.
+    blocker = asyncio.ensure_future(database_sync_to_async(occupy_database_thread)())
+    try:
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        await chat.send_to(text_data="{not json")
+        error = await chat.receive_json_from(timeout=3)
+    finally:
+        release.set()
+        await blocker
+    assert error["code"] == "invalid_json"
+    await chat.disconnect()
