@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botsite.settings")
 
@@ -27,3 +27,16 @@ def _refuse_in_process_broker(**_: object) -> None:
 
 worker_init.connect(_refuse_in_process_broker, weak=False)
 beat_init.connect(_refuse_in_process_broker, weak=False)
+
+
+def _database_connections_tidy(**_: object) -> None:
+    # What Django does around each request: a task gives its connection back to the pool
+    # (CONN_MAX_AGE is 0) and never starts on a broken one. Celery's fixup would close the
+    # whole pool instead, which settings.CELERY_DB_REUSE_MAX turns off.
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+task_prerun.connect(_database_connections_tidy, weak=False)
+task_postrun.connect(_database_connections_tidy, weak=False)

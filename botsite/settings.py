@@ -225,6 +225,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the whole connection pool of a prefork process at every task
+# boundary (celery#10554), so every task opened a new PostgreSQL connection. With this it
+# never does between tasks; botsite/celery.py hands the connection back to the pool after
+# each task instead, and the fixup still closes a pool inherited from the parent at fork.
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
