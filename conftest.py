@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import httpx
 import pytest
 import redis
+from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
 from botsite.demo import demo_install
@@ -84,6 +86,10 @@ def services_env():
     )
 
 
+#: The staff account `Topology.message_post` uses.
+INTEGRATOR = ("integrator", "e2e-password-1")
+
+
 @dataclass
 class Topology:
     port: int
@@ -94,6 +100,21 @@ class Topology:
     @property
     def worker(self) -> Process:
         return next(p for p in reversed(self.processes) if p.name.startswith("worker"))
+
+    def message_post(
+        self, text: str, participant: str, *, wait: float = 0, room: str | None = None
+    ) -> httpx.Response:
+        """`POST /api/v1/bots/demo/messages/` as an integrator's client would (staff, Basic
+        auth). Safe to call from several threads at once."""
+        body: dict[str, object] = {"text": text, "participant": participant, "wait": wait}
+        if room is not None:
+            body["room"] = room
+        return httpx.post(
+            f"http://127.0.0.1:{self.port}/api/v1/bots/demo/messages/",
+            json=body,
+            auth=INTEGRATOR,
+            timeout=30,
+        )
 
     def worker_start(self, name: str = "worker") -> Process:
         celery = [sys.executable, "-m", "celery", "-A", "botsite"]
@@ -111,6 +132,7 @@ class Topology:
 @pytest.fixture
 def topology(transactional_db, services_env, tmp_path) -> Iterator[Topology]:
     demo_install()
+    get_user_model().objects.create_superuser(INTEGRATOR[0], password=INTEGRATOR[1])
     port = free_port()
     celery = [sys.executable, "-m", "celery", "-A", "botsite"]
     processes = [

@@ -92,19 +92,11 @@ def test_a_question_a_reminder_and_sentences_over_the_chat(topology):
     assert reminder["text"] == "⏰ Visitor, you asked me to remind you: stretch"
 
 
-def test_two_participants_asking_in_one_window_get_one_reply_addressed_to_both(
-    topology, django_user_model
-):
+def test_two_participants_asking_in_one_window_get_one_reply_addressed_to_both(topology):
     Bot.objects.filter(slug="demo").update(batch_window_ms=1500)
-    django_user_model.objects.create_superuser("integrator", password="e2e-password-2")
 
     def ask(participant: str) -> httpx.Response:
-        return httpx.post(
-            f"http://127.0.0.1:{topology.port}/api/v1/bots/demo/messages/",
-            json={"text": "!latest-post", "participant": participant, "room": "team", "wait": 20},
-            auth=("integrator", "e2e-password-2"),
-            timeout=30,
-        )
+        return topology.message_post("!latest-post", participant, room="team", wait=20)
 
     # Windows are aligned to the clock: two questions sent near the end of one fall into
     # two windows. Start just after a window begins, so both land in the same one.

@@ -2,7 +2,6 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -15,17 +14,11 @@ def services_env(services_env):
     return {**services_env, "DATABASE_POOL_MAX_SIZE": "2", "DATABASE_POOL_TIMEOUT_SECONDS": "1"}
 
 
-def test_requests_waiting_for_replies_do_not_hold_pooled_connections(topology, django_user_model):
-    django_user_model.objects.create_superuser("integrator", password="e2e-password-1")
+def test_requests_waiting_for_replies_do_not_hold_pooled_connections(topology):
     topology.worker.stop()  # queued calls stay pending: every request waits its full time
 
     def post(n: int) -> int:
-        return httpx.post(
-            f"http://127.0.0.1:{topology.port}/api/v1/bots/demo/messages/",
-            json={"text": "!latest-post", "participant": f"waiting-{n}", "wait": 3},
-            auth=("integrator", "e2e-password-1"),
-            timeout=30,
-        ).status_code
+        return topology.message_post("!latest-post", f"waiting-{n}", wait=3).status_code
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = list(pool.map(post, range(6)))

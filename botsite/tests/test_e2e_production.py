@@ -1,7 +1,6 @@
 """The production topology: daphne, `celery worker` and `celery beat` as separate processes
 on PostgreSQL and Redis, talked to as a client would."""
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -37,16 +36,8 @@ def test_separate_processes_answer_a_chat_through_the_worker_and_beat_fires(topo
     assert "actions.tasks.action_runs_sweep" in beat.log()
 
 
-def test_the_rest_endpoint_waits_for_the_workers_reply(topology, django_user_model):
-    port = topology.port
-    django_user_model.objects.create_superuser("integrator", password="e2e-password-1")
-
-    answer = httpx.post(
-        f"http://127.0.0.1:{port}/api/v1/bots/demo/messages/",
-        json={"text": "!latest-post", "participant": "crm-7", "wait": 20},
-        auth=("integrator", "e2e-password-1"),
-        timeout=30,
-    )
+def test_the_rest_endpoint_waits_for_the_workers_reply(topology):
+    answer = topology.message_post("!latest-post", "crm-7", wait=20)
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["replies"][0]["text"] == "• Schedules that survive restarts"
@@ -62,24 +53,15 @@ def test_daphne_closes_a_socket_that_sends_an_oversized_frame_with_1009(topology
     assert closed.value.rcvd.code == 1009
 
 
-def test_http_requests_share_pooled_connections_instead_of_leaving_one_open_each(
-    topology, django_user_model
-):
+def test_http_requests_share_pooled_connections_instead_of_leaving_one_open_each(topology):
     """daphne runs each request's sync code on a thread of its own; persistent connections
     stayed open after their thread was gone, and API load used up PostgreSQL's clients."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
 
-    django_user_model.objects.create_superuser("integrator", password="e2e-password-1")
-
     def post(n: int) -> int:
-        return httpx.post(
-            f"http://127.0.0.1:{topology.port}/api/v1/bots/demo/messages/",
-            json={"text": "!ping", "participant": f"load-{n % 10}", "wait": 0},
-            auth=("integrator", "e2e-password-1"),
-            timeout=30,
-        ).status_code
+        return topology.message_post("!ping", f"load-{n % 10}").status_code
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(post, range(300)))

@@ -2,7 +2,6 @@
 
 import time
 
-import httpx
 import pytest
 from django.db import connection
 
@@ -17,16 +16,9 @@ def _sessions_opened() -> int:
         return cursor.fetchone()[0]
 
 
-def test_tasks_reuse_the_workers_pooled_connections(topology, django_user_model):
-    django_user_model.objects.create_superuser("integrator", password="e2e-password-1")
-
+def test_tasks_reuse_the_workers_pooled_connections(topology):
     def ask(n: int) -> None:
-        answer = httpx.post(
-            f"http://127.0.0.1:{topology.port}/api/v1/bots/demo/messages/",
-            json={"text": "!latest-post", "participant": f"reader-{n}", "wait": 10},
-            auth=("integrator", "e2e-password-1"),
-            timeout=30,
-        )
+        answer = topology.message_post("!latest-post", f"reader-{n}", wait=10)
         assert answer.status_code == 200, answer.text  # answered by the worker in time
 
     ask(0)  # the worker's processes have connected once
