@@ -17,6 +17,7 @@ from actions.exceptions import ActionFailed
 from actions.models import ActionRun, PendingAction
 from actions.ports import HttpThroughBotsite, ScheduleFromDatabase
 from actions.registry import action_types
+from botsite.expressions import JSONArrayAppend
 from conversations import realtime
 from conversations.engine.messages import (
     ActionCall,
@@ -32,6 +33,7 @@ from conversations.selectors import (
     participant_info,
     room_info,
     room_is_busy,
+    rooms_busy,
 )
 from conversations.snapshots import action_snapshot, bot_snapshot_get
 from publishers.ports import SubscriptionsFromDatabase
@@ -129,22 +131,74 @@ def action_runs_enqueue(*, runs: Iterable[ActionRun], is_marked: bool = False) -
 
 
 def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
-    """Claim a pending run, run its action, store the replies and push them to the room.
+    """Claim a pending run, run its action, store the replies and push them to the room;
+    return the run's replies.
 
     Safe to call twice or concurrently: only the caller that moves the run from pending to
     running goes on, and only the attempt that still owns the run may store its replies.
     Runs of one room run in the order they were written: while an earlier run of the room
     that is due has not finished, this one waits its turn (`ActionRunRetry` with
     `is_waiting_turn`). Also raises `ActionRunRetry` when the action failed retryably.
+
+    Under load the call also takes other due runs still waiting for a worker (up to
+    `ACTION_RUN_CLAIM_MAX` in all) and stores all their replies in one transaction, as
+    the chat's intake stores messages; their own tasks then find nothing to do.
     """
     if not _run_claim_if_its_turn(run_id) and not _run_claim_after_checks(run_id):
         return []
-    run = ActionRun.objects.select_related(
-        "bot", "room__bot", "participant", "action", "message"
-    ).get(pk=run_id)
+    (run,) = _runs_load([run_id])
     if run.batch_until is not None:
         return _batch_execute(run)
-    return _run_finish(run)
+    others = _runs_load(_waiting_runs_claim(limit=settings.ACTION_RUN_CLAIM_MAX - 1))
+    return _runs_finish(run, others)
+
+
+def _runs_load(run_ids: Sequence[int]) -> list[ActionRun]:
+    if not run_ids:
+        return []
+    return list(
+        ActionRun.objects.select_related("bot", "room__bot", "participant", "action", "message")
+        .filter(pk__in=run_ids)
+        .order_by("id")
+    )
+
+
+def _earlier_unfinished(now: datetime) -> QuerySet[ActionRun]:
+    """Due runs of the same room, written before the outer run, that have not finished."""
+    return ActionRun.objects.filter(
+        room_id=OuterRef("room_id"),
+        id__lt=OuterRef("id"),
+        status__in=ActionRun.ACTIVE,
+        run_after__lte=now,
+    )
+
+
+def _waiting_runs_claim(*, limit: int) -> list[int]:
+    """Claim up to `limit` due runs that wait for a worker and whose turn it is.
+
+    Only runs already handed to the broker (their task will find them done) and not in a
+    batching window (those go with their batch). Rows another worker is claiming are
+    skipped, not waited for.
+    """
+    if limit <= 0:
+        return []
+    now = timezone.now()
+    waiting = (
+        ActionRun.objects.filter(
+            status=ActionRun.Status.PENDING,
+            run_after__lte=now,
+            batch_until__isnull=True,
+            enqueued_at__isnull=False,
+        )
+        .exclude(Exists(_earlier_unfinished(now)))
+        .order_by("id")
+        .select_for_update(skip_locked=True)
+    )
+    with transaction.atomic():
+        run_ids = list(waiting.values_list("pk", flat=True)[:limit])
+        if run_ids:
+            _turn_claim_update(ActionRun.objects.filter(pk__in=run_ids))
+    return run_ids
 
 
 def _turn_claim_update(queryset: QuerySet[ActionRun]) -> int:
@@ -159,17 +213,11 @@ def _run_claim_if_its_turn(run_id: int) -> bool:
     """The usual case in one statement: the run is pending, due, and no earlier due run of
     its room is unfinished; claim it."""
     now = timezone.now()
-    earlier_unfinished = ActionRun.objects.filter(
-        room_id=OuterRef("room_id"),
-        id__lt=OuterRef("id"),
-        status__in=ActionRun.ACTIVE,
-        run_after__lte=now,
-    )
     return bool(
         _turn_claim_update(
             ActionRun.objects.filter(
                 pk=run_id, status=ActionRun.Status.PENDING, run_after__lte=now
-            ).exclude(Exists(earlier_unfinished))
+            ).exclude(Exists(_earlier_unfinished(now)))
         )
     )
 
@@ -210,51 +258,88 @@ def _run_claim_after_checks(run_id: int) -> bool:
     return bool(claimed)
 
 
-def _run_finish(run: ActionRun) -> list[OutboundMessage]:
-    """Run a claimed run's action, store its replies and push them to the room."""
-    status, error, responses, ctx = _run_action(run)
-    if status == ActionRun.Status.PENDING:
-        countdown = _backoff_seconds(run.attempts)
-        ActionRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
-            status=ActionRun.Status.PENDING,
-            last_error=error,
-            run_after=timezone.now() + timedelta(seconds=countdown),
-        )
-        raise ActionRunRetry(countdown)
+def _runs_finish(run: ActionRun, others: list[ActionRun]) -> list[OutboundMessage]:
+    """Run claimed runs' actions, store their replies in one transaction and push them to
+    their rooms; return the first run's replies.
 
-    responses = responses_render(ctx.bot, ctx.room, ctx.participant, responses)
+    A run that failed retryably goes back to pending with a later due time: the first
+    raises `ActionRunRetry` (its task retries it), the others are enqueued anew.
+    """
+    finished: list[tuple[ActionRun, str, str, list[Response]]] = []
+    retry_countdown = None
+    for each in (run, *others):
+        status, error, responses, ctx = _run_action(each)
+        if status == ActionRun.Status.PENDING:
+            countdown = _run_retry_later(each, error)
+            if each is run:
+                retry_countdown = countdown
+            else:
+                action_runs_enqueue(runs=[each])
+            continue
+        rendered = responses_render(ctx.bot, ctx.room, ctx.participant, responses)
+        finished.append((each, status, error, rendered))
+    replies = _runs_store(finished)
+    busy_rooms = rooms_busy(room_ids={each.room_id for each, *_ in finished})
+    for each, status, _, _ in finished:
+        if each.pk in replies:
+            outbound = [message_outbound(reply) for reply in replies[each.pk]]
+            _replies_broadcast(each.room_id, outbound, is_busy=each.room_id in busy_rooms)
+            logger.info("action run %s: %s, %d replies", each.pk, status, len(outbound))
+    if retry_countdown is not None:
+        raise ActionRunRetry(retry_countdown)
+    return [message_outbound(reply) for reply in replies.get(run.pk, [])]
+
+
+def _run_retry_later(run: ActionRun, error: str) -> float:
+    countdown = _backoff_seconds(run.attempts)
+    run.run_after = timezone.now() + timedelta(seconds=countdown)
+    ActionRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
+        status=ActionRun.Status.PENDING, last_error=error, run_after=run.run_after
+    )
+    return countdown
+
+
+def _runs_store(
+    finished: list[tuple[ActionRun, str, str, list[Response]]],
+) -> dict[int, list[Message]]:
+    """Finish the runs this attempt still owns and store their replies, in one
+    transaction; returns the replies per run it owned."""
+    replies: dict[int, list[Message]] = {}
+    if not finished:
+        return replies
     with transaction.atomic():
-        # A sweeper may have handed the run to another attempt meanwhile; then that attempt
-        # owns the replies and this one stores nothing.
-        owns_run = ActionRun.objects.filter(
-            pk=run.pk, status=ActionRun.Status.RUNNING, attempts=run.attempts
-        ).update(status=status, finished_at=timezone.now(), last_error=error)
-        if not owns_run:
-            logger.warning("action run %s: taken over by another attempt", run.pk)
-            return []
-        _trace_append(run, status)
-        replies = [
-            Message.objects.create(
-                room=run.room,
-                sender_kind=Message.SenderKind.BOT,
-                text=response.text,
-                html=response.html,
-                reply_to_id=run.message_id,
-                # Replies are kept as long as what they answer.
-                expires_at=run.message.expires_at if run.message else None,
-            )
-            for response in responses
-        ]
-    outbound = [message_outbound(reply) for reply in replies]
-    _replies_broadcast(run.room_id, outbound)
-    logger.info("action run %s: %s, %d replies", run.pk, status, len(outbound))
-    return outbound
+        for run, status, error, responses in finished:
+            # A sweeper may have handed the run to another attempt meanwhile; then that
+            # attempt owns the replies and this one stores nothing for it.
+            owns_run = ActionRun.objects.filter(
+                pk=run.pk, status=ActionRun.Status.RUNNING, attempts=run.attempts
+            ).update(status=status, finished_at=timezone.now(), last_error=error)
+            if not owns_run:
+                logger.warning("action run %s: taken over by another attempt", run.pk)
+                continue
+            _trace_append(run, status)
+            replies[run.pk] = [
+                Message(
+                    room=run.room,
+                    sender_kind=Message.SenderKind.BOT,
+                    text=response.text,
+                    html=response.html,
+                    reply_to_id=run.message_id,
+                    # Replies are kept as long as what they answer.
+                    expires_at=run.message.expires_at if run.message else None,
+                )
+                for response in responses
+            ]
+        Message.objects.bulk_create(
+            [reply for run_replies in replies.values() for reply in run_replies]
+        )
+    return replies
 
 
-def _replies_broadcast(room_id: int, replies: list[OutboundMessage]) -> None:
+def _replies_broadcast(room_id: int, replies: list[OutboundMessage], *, is_busy: bool) -> None:
     """Push the replies, with the end of the typing dots unless more calls of the room are
-    due, in one channel-layer message."""
-    is_typing = None if room_is_busy(room_id=room_id) else False
+    due (`is_busy`), in one channel-layer message."""
+    is_typing = None if is_busy else False
     if replies:
         realtime.messages_broadcast(replies, is_typing=is_typing)
     elif is_typing is False:
@@ -265,22 +350,16 @@ def _trace_append(run: ActionRun, status: str) -> None:
     """Add where and how long the run took to its message's trace, for staff."""
     if run.message_id is None:
         return
-    message = Message.objects.select_for_update().filter(pk=run.message_id).first()
-    if message is None:
-        return
     elapsed = (timezone.now() - run.started_at).total_seconds() if run.started_at else None
-    message.trace = [
-        *message.trace,
-        {
-            "stage": "execute",
-            "action": run.action_name,
-            "where": "worker",
-            "result": status,
-            "attempts": run.attempts,
-            "ms": round(elapsed * 1000, 1) if elapsed is not None else None,
-        },
-    ]
-    message.save(update_fields=["trace"])
+    step = {
+        "stage": "execute",
+        "action": run.action_name,
+        "where": "worker",
+        "result": status,
+        "attempts": run.attempts,
+        "ms": round(elapsed * 1000, 1) if elapsed is not None else None,
+    }
+    Message.objects.filter(pk=run.message_id).update(trace=JSONArrayAppend("trace", step))
 
 
 def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
@@ -347,7 +426,7 @@ def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
             expires_at=leader.message.expires_at if leader.message else None,
         )
     outbound = message_outbound(reply)
-    _replies_broadcast(leader.room_id, [outbound])
+    _replies_broadcast(leader.room_id, [outbound], is_busy=room_is_busy(room_id=leader.room_id))
     logger.info("batch of run %s: %d runs, %d distinct calls", leader.pk, len(members), len(groups))
     return [outbound]
 

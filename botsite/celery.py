@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, task_postrun, task_prerun, worker_init
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botsite.settings")
 
@@ -40,3 +40,14 @@ def _database_connections_tidy(**_: object) -> None:
 
 task_prerun.connect(_database_connections_tidy, weak=False)
 task_postrun.connect(_database_connections_tidy, weak=False)
+
+
+def _realtime_bridge_start(**_: object) -> None:
+    # Each prefork child broadcasts replies from plain threads, task after task: one
+    # long-lived event loop keeps its channel-layer connections (conversations.realtime).
+    from conversations import realtime
+
+    realtime.sync_bridge_start()
+
+
+worker_process_init.connect(_realtime_bridge_start, weak=False)

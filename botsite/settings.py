@@ -156,6 +156,11 @@ if DATABASE_URL:
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
         "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
     }
+    # Planning a query cost more than running it on the message path (a seven-table join:
+    # 2 ms to plan, 0.3 ms to run); psycopg prepares a statement run five times on a
+    # connection, and the pool keeps connections, so each is planned once per connection.
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 else:
     DATABASES = {
         "default": {
@@ -240,6 +245,9 @@ ACTION_RUN_SWEEP_SECONDS = env.int("ACTION_RUN_SWEEP_SECONDS", default=30)
 # is re-enqueued by the sweeper: a lost broker message or a killed worker loses nothing.
 ACTION_RUN_STUCK_SECONDS = env.int("ACTION_RUN_STUCK_SECONDS", default=60)
 ACTION_RUN_TIMEOUT_SECONDS = env.int("ACTION_RUN_TIMEOUT_SECONDS", default=300)
+# Runs one worker task may take at once when several wait (its own and due ones queued
+# behind it): their replies are stored in one transaction. 1: a task takes its own only.
+ACTION_RUN_CLAIM_MAX = env.int("ACTION_RUN_CLAIM_MAX", default=8)
 # Publishing: how often the sweeper hands on deliveries left behind; how old a pending
 # delivery or a failed one past due must be before it does; how long one attempt may take
 # before its worker counts as lost; how long a publisher run holds its lease.

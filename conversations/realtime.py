@@ -4,9 +4,12 @@ Messages are stored before they are broadcast; a broadcast that fails (layer dow
 gone) loses nothing, because clients catch up from the database by last message id.
 """
 
+import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
+import os
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ParamSpec
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,11 +18,68 @@ from conversations.engine.messages import OutboundMessage
 
 logger = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+
 #: Event type of stored messages of one room pushed to it, oldest first (a message and the
 #: replies decided with it travel together); consumers handle it in `messages_created`.
 MESSAGES_CREATED = "messages.created"
 #: The bot started or stopped working on a room's queued calls; handled in `room_typing`.
 ROOM_TYPING = "room.typing"
+
+
+#: How long sync code waits for a broadcast on the bridge; the messages are stored either
+#: way, so a stuck channel layer costs this much once, not a lost reply.
+BRIDGE_TIMEOUT_SECONDS = 10.0
+
+
+class _LoopBridge:
+    """An event loop on a thread of its own, for sync code outside any ASGI server.
+
+    `async_to_sync` called from a plain thread builds a new event loop (and a new thread)
+    for every call, and channels-redis keeps its connections per event loop: each
+    broadcast from a Celery worker connected to Redis anew. Here the loop lives as long
+    as the process, and with it the channel layer's connections.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="realtime-bridge", daemon=True).start()
+
+    def call(self, coroutine: Awaitable[None]) -> None:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
+        try:
+            future.result(BRIDGE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            future.cancel()
+            logger.error(
+                "broadcast took over %ss; left to the clients' catch-up", BRIDGE_TIMEOUT_SECONDS
+            )
+
+
+_bridge: _LoopBridge | None = None
+
+
+def sync_bridge_start() -> None:
+    """Send this process's broadcasts from sync code through one long-lived event loop.
+
+    For processes that broadcast from plain threads many times (Celery's prefork
+    children: `botsite.celery` starts it in each). Not for a process that serves ASGI:
+    there `async_to_sync` already runs on the server's own loop.
+    """
+    global _bridge
+    if _bridge is None or _bridge.pid != os.getpid():  # a fork inherits no running thread
+        _bridge = _LoopBridge()
+
+
+def _run_from_sync(
+    function: Callable[P, Awaitable[None]], *args: P.args, **kwargs: P.kwargs
+) -> None:
+    bridge = _bridge
+    if bridge is not None and bridge.pid == os.getpid():
+        bridge.call(function(*args, **kwargs))
+    else:
+        async_to_sync(function)(*args, **kwargs)
 
 
 def room_group(room_id: int) -> str:
@@ -62,7 +122,7 @@ def messages_broadcast(
     messages: Sequence[OutboundMessage], *, is_typing: bool | None = None
 ) -> None:
     """From sync code (services, Celery workers): push stored messages of one room."""
-    async_to_sync(messages_broadcast_async)(messages, is_typing=is_typing)
+    _run_from_sync(messages_broadcast_async, messages, is_typing=is_typing)
 
 
 def message_broadcast(message: OutboundMessage) -> None:
@@ -81,7 +141,7 @@ async def typing_broadcast_async(room_id: int, *, is_typing: bool) -> None:
 
 def typing_broadcast(room_id: int, *, is_typing: bool) -> None:
     """From sync code: tell the room's sockets whether the bot is working for it."""
-    async_to_sync(typing_broadcast_async)(room_id, is_typing=is_typing)
+    _run_from_sync(typing_broadcast_async, room_id, is_typing=is_typing)
 
 
 def rooms_messages_broadcast(messages: Sequence[OutboundMessage]) -> None:
@@ -93,4 +153,4 @@ def rooms_messages_broadcast(messages: Sequence[OutboundMessage]) -> None:
             await messages_broadcast_async([message])
 
     if messages:
-        async_to_sync(send_all)()
+        _run_from_sync(send_all)

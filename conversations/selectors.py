@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from actions.models import ActionRun
@@ -92,8 +93,19 @@ def messages_recent(*, room_id: int, after_id: int | None = None) -> list[Outbou
 
 def room_is_busy(*, room_id: int) -> bool:
     """Whether the bot is working on calls of the room that are due (not later ones)."""
+    return _busy_runs(room_ids={room_id}).exists()
+
+
+def rooms_busy(*, room_ids: set[int]) -> set[int]:
+    """Those of the rooms for which the bot is working on calls that are due."""
+    if not room_ids:
+        return set()
+    return set(_busy_runs(room_ids=room_ids).values_list("room_id", flat=True).distinct())
+
+
+def _busy_runs(*, room_ids: set[int]) -> QuerySet[ActionRun]:
     return ActionRun.objects.filter(
-        room_id=room_id,
+        room_id__in=room_ids,
         status__in=ActionRun.ACTIVE,
         run_after__lte=timezone.now() + timedelta(seconds=BUSY_HORIZON_SECONDS),
-    ).exists()
+    )

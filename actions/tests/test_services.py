@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from actions import services
@@ -205,3 +207,86 @@ def test_a_finished_run_adds_where_and_how_long_to_its_messages_trace():
         "attempts": 1,
     }
     assert step["ms"] >= 0
+
+
+def _waiting_run(text: str, **fields) -> ActionRun:
+    """A due run already handed to the broker, in a room of its own."""
+    fields.setdefault("action__config", {"text": text})
+    return ActionRunFactory(enqueued_at=timezone.now(), **fields)
+
+
+def test_a_task_also_runs_due_runs_waiting_behind_it_and_their_tasks_find_them_done():
+    first, second, third = (_waiting_run(f"answer {n}") for n in range(3))
+
+    answered = services.action_run_execute(run_id=first.pk)
+
+    assert [message.text for message in answered] == ["answer 0"]
+    for run, text in ((second, "answer 1"), (third, "answer 2")):
+        run.refresh_from_db()
+        assert (run.status, run.attempts) == (ActionRun.Status.SUCCEEDED, 1)
+        assert bot_replies(run) == [text]
+        assert Message.objects.get(pk=run.message_id).trace[-1]["result"] == "succeeded"
+        assert services.action_run_execute(run_id=run.pk) == []  # its own task, later
+        assert bot_replies(run) == [text]
+
+
+def test_runs_that_are_not_a_workers_to_take_now_are_left_alone(settings):
+    settings.ACTION_RUN_CLAIM_MAX = 10
+    own = _waiting_run("own")
+    behind_own = _waiting_run("behind", message__room=own.room)  # its room's turn is own's
+    not_due = _waiting_run("later", run_after=timezone.now() + timedelta(minutes=5))
+    in_window = _waiting_run("window", batch_until=timezone.now())
+    not_enqueued = ActionRunFactory(action__config={"text": "sweeper's"})
+    running = _waiting_run("elsewhere", status=ActionRun.Status.RUNNING, attempts=1)
+
+    services.action_run_execute(run_id=own.pk)
+
+    for run in (behind_own, not_due, in_window, not_enqueued):
+        run.refresh_from_db()
+        assert (run.status, run.attempts) == (ActionRun.Status.PENDING, 0), run.action_name
+    running.refresh_from_db()
+    assert running.attempts == 1
+
+
+def test_a_task_takes_at_most_the_configured_number_of_runs(settings):
+    settings.ACTION_RUN_CLAIM_MAX = 3
+    own, *waiting = (_waiting_run(f"answer {n}") for n in range(5))
+
+    services.action_run_execute(run_id=own.pk)
+
+    statuses = [ActionRun.objects.get(pk=run.pk).status for run in waiting]
+    assert statuses == ["succeeded", "succeeded", "pending", "pending"]  # oldest first
+
+
+def test_a_waiting_runs_retryable_failure_sends_it_back_to_the_broker_alone(flaky):
+    own = _waiting_run("fine")
+    busy = _waiting_run("busy", action__kind="flaky", action__config={"mode": "retry"})
+
+    answered = services.action_run_execute(run_id=own.pk)
+
+    busy.refresh_from_db()
+    assert [message.text for message in answered] == ["fine"]
+    assert (busy.status, busy.attempts) == (ActionRun.Status.PENDING, 1)
+    assert busy.last_error == "the weather service is busy"
+    assert busy.run_after > busy.enqueued_at - timedelta(seconds=1)
+    assert bot_replies(busy) == []
+
+
+def test_runs_taken_together_share_the_claim_the_load_and_one_transaction(settings):
+    action = ActionFactory(config={"text": "Hi"})
+    warm, alone, own, *waiting = (
+        _waiting_run("", action=action, message__room__bot=action.bot) for _ in range(10)
+    )
+    settings.ACTION_RUN_CLAIM_MAX = 1
+    services.action_run_execute(run_id=warm.pk)  # the bot's snapshot is built
+    with CaptureQueriesContext(connection) as one:
+        services.action_run_execute(run_id=alone.pk)
+    settings.ACTION_RUN_CLAIM_MAX = 8
+    with CaptureQueriesContext(connection) as eight:
+        services.action_run_execute(run_id=own.pk)
+
+    assert all(ActionRun.objects.get(pk=run.pk).status == "succeeded" for run in waiting)
+    # Each run taken along adds its status update and its trace step; claiming and loading
+    # them adds five statements in all (select, update and load, in a transaction of their
+    # own); the replies' insert, the busy check and the storing transaction are shared.
+    assert len(eight) <= len(one) + 5 + 7 * 2

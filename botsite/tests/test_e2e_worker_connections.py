@@ -1,8 +1,10 @@
-"""A prefork Celery worker keeps its PostgreSQL connections between tasks."""
+"""A prefork Celery worker keeps its PostgreSQL and Redis connections between tasks."""
 
 import time
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -16,18 +18,35 @@ def _sessions_opened() -> int:
         return cursor.fetchone()[0]
 
 
-def test_tasks_reuse_the_workers_pooled_connections(topology):
-    def ask(n: int) -> None:
-        answer = topology.message_post("!latest-post", f"reader-{n}", wait=10)
-        assert answer.status_code == 200, answer.text  # answered by the worker in time
+def _redis_connections_opened() -> int:
+    return redis.Redis.from_url(settings.REDIS_URL).info("stats")["total_connections_received"]
 
-    ask(0)  # the worker's processes have connected once
+
+def _ask(topology, n: int) -> None:
+    answer = topology.message_post("!latest-post", f"reader-{n}", wait=10)
+    assert answer.status_code == 200, answer.text  # answered by the worker in time
+
+
+def test_tasks_reuse_the_workers_pooled_connections(topology):
+    _ask(topology, 0)  # the worker's processes have connected once
     time.sleep(1.5)  # backends report their statistics at most once a second
     before = _sessions_opened()
     for n in range(1, 13):
-        ask(n)
+        _ask(topology, n)
     time.sleep(1.5)
 
     # Celery's Django fixup closed a prefork process's whole pool at every task boundary,
     # so each of these 12 tasks connected anew (and beat's sweeps on top of them).
     assert _sessions_opened() - before < 4
+
+
+def test_replies_are_broadcast_over_the_workers_open_redis_connection(topology):
+    for n in range(2):  # both prefork processes have broadcast once
+        _ask(topology, n)
+    before = _redis_connections_opened()
+    for n in range(2, 14):
+        _ask(topology, n)
+
+    # `async_to_sync` from a plain thread made a new event loop per call, and channels-redis
+    # a new connection per loop: each of these 12 replies connected to Redis anew.
+    assert _redis_connections_opened() - before < 4
