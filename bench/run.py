@@ -116,6 +116,9 @@ def main() -> list[dict[str, Any]]:
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("bench.run needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+    # A run stopped with SIGTERM stops its servers too (the `finally` below): a worker left
+    # behind would take the next run's tasks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the load needs many sockets
     env = clean_env(
