@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from actions.models import ActionRun
@@ -15,6 +15,8 @@ from conversations.models import Message, Participant, Room
 REPLY_POLL_SECONDS = 0.05
 #: Calls due within this count as "being worked on" (a batching window is at most 60 s).
 BUSY_HORIZON_SECONDS = 60
+#: A reconnecting socket is sent again what was stored this long before its last message.
+CATCHUP_OVERLAP_SECONDS = 30
 
 
 def room_info(room: Room) -> RoomInfo:
@@ -82,11 +84,22 @@ def replies_wait(*, message_id: int, timeout_seconds: float) -> tuple[list[Outbo
 
 def messages_recent(*, room_id: int, after_id: int | None = None) -> list[OutboundMessage]:
     """What a socket is sent on connect, oldest first: the room's recent history, or,
-    after `after_id`, everything it missed (up to `CHAT_CATCHUP_LIMIT`)."""
+    after `after_id`, everything it missed (up to `CHAT_CATCHUP_LIMIT`).
+
+    After `after_id` also comes what was stored shortly before that message: ids are
+    taken at insert and transactions commit in any order, so a worker's reply with a
+    lower id can become visible after a message the socket already saw. Clients show
+    each id once.
+    """
     queryset = Message.objects.filter(room_id=room_id).select_related("participant", "room__bot")
     if after_id is not None:
-        missed = queryset.filter(id__gt=after_id).order_by("id")[: settings.CHAT_CATCHUP_LIMIT]
-        return [message_outbound(message) for message in missed]
+        missed = Q(id__gt=after_id)
+        seen_at = queryset.filter(id=after_id).values_list("created_at", flat=True).first()
+        if seen_at is not None:
+            overlap = timedelta(seconds=CATCHUP_OVERLAP_SECONDS)
+            missed |= Q(id__lt=after_id, created_at__gte=seen_at - overlap)
+        catchup = queryset.filter(missed).order_by("id")[: settings.CHAT_CATCHUP_LIMIT]
+        return [message_outbound(message) for message in catchup]
     newest = list(queryset.order_by("-id")[: settings.CHAT_HISTORY_LIMIT])
     return [message_outbound(message) for message in reversed(newest)]
 

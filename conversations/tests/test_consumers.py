@@ -12,7 +12,7 @@ from actions.services import action_run_execute
 from botsite.asgi import application
 from botsite.demo import demo_install
 from conversations import identity
-from conversations.models import Bot
+from conversations.models import Bot, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -284,3 +284,32 @@ async def test_frames_are_handled_while_the_database_thread_is_busy(demo):
         await blocker
     assert error["code"] == "invalid_json"
     await chat.disconnect()
+
+
+async def test_a_reply_committed_after_a_later_message_still_reaches_a_reconnecting_client(demo):
+    chat = await connect()
+    token = (await greet(chat))["visitor"]
+    await chat.send_json_to({"type": "message", "text": "!ping"})
+    before_reply = await frames_until_quiet(chat)
+    await chat.disconnect()
+    # A worker's reply took its id before the client's next message and committed after
+    # the client had seen that message: the client's last id is past the reply's.
+    late_reply, seen_last = await database_sync_to_async(_late_reply_then_message)(
+        before_reply[0]["id"]
+    )
+
+    again = await connect()
+    await greet(again, visitor=token, last_id=seen_last)
+    missed = await frames_until_quiet(again)
+
+    assert late_reply in [frame["id"] for frame in missed]
+    assert seen_last not in [frame["id"] for frame in missed]
+
+
+def _late_reply_then_message(room_message_id: int) -> tuple[int, int]:
+    first = Message.objects.get(pk=room_message_id)
+    reply = Message.objects.create(room=first.room, sender_kind="bot", text="late answer")
+    later = Message.objects.create(
+        room=first.room, participant=first.participant, sender_kind="participant", text="next"
+    )
+    return reply.pk, later.pk

@@ -50,7 +50,12 @@
       body.textContent = frame.text;
     }
     item.appendChild(body);
-    log.appendChild(item);
+    // In id order: a reply committed late (or re-sent on reconnect) goes where it belongs.
+    var after = log.lastElementChild;
+    while (after && after.dataset.id && Number(after.dataset.id) > frame.id) {
+      after = after.previousElementSibling;
+    }
+    log.insertBefore(item, after ? after.nextSibling : log.firstChild);
     log.scrollTop = log.scrollHeight;
   }
 
