@@ -173,9 +173,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         if receipt.is_duplicate:
             return
-        await realtime.messages_broadcast_async(
-            [receipt.message, *receipt.replies], is_typing=True if receipt.is_bot_working else None
+        # The sender's socket straight away; the room's other sockets (other tabs, other
+        # members) through the channel layer, a round trip to Redis this one need not wait for.
+        created = realtime.messages_event(
+            [receipt.message, *receipt.replies],
+            is_typing=True if receipt.is_bot_working else None,
+            sent_to=self.channel_name,
         )
+        await self._messages_send(created)
+        await realtime.room_event_send_async(receipt.message.room_id, created)
 
     async def _hello(self, content: dict[str, Any]) -> None:
         if self.room_group is not None:
@@ -219,6 +225,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return room, missed, selectors.room_is_busy(room_id=room.pk)
 
     async def messages_created(self, event: dict[str, Any]) -> None:
+        if event.get("sent_to") != self.channel_name:
+            await self._messages_send(event)
+
+    async def _messages_send(self, event: dict[str, Any]) -> None:
         for message in event["messages"]:
             await self.send_json(self.connector.render(OutboundMessage(**message)))
         if "is_typing" in event:

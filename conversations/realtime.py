@@ -87,7 +87,10 @@ def room_group(room_id: int) -> str:
 
 
 def messages_event(
-    messages: Sequence[OutboundMessage], *, is_typing: bool | None = None
+    messages: Sequence[OutboundMessage],
+    *,
+    is_typing: bool | None = None,
+    sent_to: str | None = None,
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "type": MESSAGES_CREATED,
@@ -95,6 +98,8 @@ def messages_event(
     }
     if is_typing is not None:
         event["is_typing"] = is_typing
+    if sent_to is not None:
+        event["sent_to"] = sent_to
     return event
 
 
@@ -109,13 +114,19 @@ async def messages_broadcast_async(
     room_id = messages[0].room_id
     if any(message.room_id != room_id for message in messages):
         raise ValueError("messages_broadcast_async sends the messages of one room")
+    await room_event_send_async(room_id, messages_event(messages, is_typing=is_typing))
+
+
+async def room_event_send_async(room_id: int, event: dict[str, Any]) -> None:
+    """Send an event of `messages_event` to the room's sockets. A socket named in its
+    `sent_to` (the sender's, answered directly) skips it."""
     try:
-        await get_channel_layer().group_send(
-            room_group(room_id), messages_event(messages, is_typing=is_typing)
-        )
+        await get_channel_layer().group_send(room_group(room_id), event)
     except Exception:
         # The messages are stored; sockets will catch up. Never fail the caller for this.
-        logger.exception("broadcast of %d messages to room %s failed", len(messages), room_id)
+        logger.exception(
+            "broadcast of %d messages to room %s failed", len(event["messages"]), room_id
+        )
 
 
 def messages_broadcast(

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -313,3 +314,33 @@ def _late_reply_then_message(room_message_id: int) -> tuple[int, int]:
         room=first.room, participant=first.participant, sender_kind="participant", text="next"
     )
     return reply.pk, later.pk
+
+
+async def test_the_sender_is_answered_directly_once_and_its_other_tab_through_the_room(demo):
+    sender = await connect()
+    token = (await greet(sender))["visitor"]
+    other_tab = await connect()
+    await greet(other_tab, visitor=token)
+    client_id = str(uuid.uuid4())
+
+    await sender.send_json_to({"type": "message", "text": "!ping", "client_id": client_id})
+    sent = await frames_until_quiet(sender)
+    shown = await frames_until_quiet(other_tab)
+
+    assert [frame["type"] for frame in sent] == ["ack", "message", "message"]
+    assert [frame["text"] for frame in sent[1:]] == ["!ping", "pong"]
+    assert [frame["text"] for frame in shown] == ["!ping", "pong"]
+    assert [frame["id"] for frame in shown] == [frame["id"] for frame in sent[1:]]
+
+
+async def test_the_sender_gets_its_answer_even_when_the_room_broadcast_fails(demo, monkeypatch):
+    chat = await connect()
+    await greet(chat)
+
+    async def layer_down(*args, **kwargs):
+        raise ConnectionError("the channel layer's Redis is unreachable")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", layer_down)
+    await chat.send_json_to({"type": "message", "text": "!ping"})
+
+    assert [frame["text"] for frame in await frames_until_quiet(chat)] == ["!ping", "pong"]
