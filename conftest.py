@@ -174,5 +174,13 @@ def topology(transactional_db, services_env, tmp_path) -> Iterator[Topology]:
         system.worker_start()
         yield system
     finally:
+        # Every process is stopped, even after one that would not stop: a beat left
+        # running sends tasks into the next test's broker.
+        refusals = []
         for process in processes:
-            process.stop(timeout=30)
+            try:
+                process.stop(timeout=30)
+            except AssertionError as refusal:
+                refusals.append(str(refusal))
+        if refusals:
+            raise AssertionError("\n\n".join(refusals))
