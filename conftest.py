@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 import pytest
 import redis
+from celery.signals import before_task_publish
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
@@ -39,6 +40,27 @@ def _cache_of_its_own(settings):
         alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
         for alias, config in settings.CACHES.items()
     }
+
+
+@dataclass(frozen=True)
+class PublishedTask:
+    name: str
+    args: tuple
+    eta: str | None
+
+
+@pytest.fixture
+def published_tasks() -> Iterator[list[PublishedTask]]:
+    """The Celery tasks this test hands to the broker, in order, as the broker gets them."""
+    published: list[PublishedTask] = []
+
+    def record(sender, body, headers, **_):
+        args, _kwargs, _embed = body
+        published.append(PublishedTask(name=sender, args=tuple(args), eta=headers.get("eta")))
+
+    before_task_publish.connect(record, weak=False)
+    yield published
+    before_task_publish.disconnect(record)
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ class ActionRunRetry(Exception):
         self.is_waiting_turn = is_waiting_turn
 
 
-def action_runs_create(
+def action_runs_build(
     *,
     bot: Bot,
     room: Room,
@@ -68,17 +68,14 @@ def action_runs_create(
     calls: Sequence[ActionCall],
     batch_window_ms: int = 0,
 ) -> list[ActionRun]:
-    """Write one pending run per call, in the caller's transaction; enqueue them on commit.
+    """One pending run per call, not yet written (`action_runs_store` writes them).
 
     With a batching window, calls for now join the room's batch of the current window:
     they run together when the window ends and get one combined reply.
     """
-    if not calls:
-        return []
     now = timezone.now()
     batch_until = window_end(now, batch_window_ms) if batch_window_ms else None
-    enqueue_before = now + timedelta(seconds=ETA_MAX_SECONDS)
-    runs = [
+    return [
         ActionRun(
             bot=bot,
             room=room,
@@ -96,6 +93,15 @@ def action_runs_create(
         )
         for call in calls
     ]
+
+
+def action_runs_store(runs: Sequence[ActionRun]) -> None:
+    """Write the runs in the caller's transaction, in one insert; enqueue them on commit,
+    the ones due now together (`action_runs_enqueue`)."""
+    if not runs:
+        return
+    now = timezone.now()
+    enqueue_before = now + timedelta(seconds=ETA_MAX_SECONDS)
     # Far-off runs are not handed to the broker now: an ETA task outliving Redis's
     # visibility timeout is delivered twice, and the embedded broker forgets ETAs on a
     # restart. The sweeper enqueues them once they are due.
@@ -106,7 +112,6 @@ def action_runs_create(
         run.enqueued_at = now
     ActionRun.objects.bulk_create(runs)
     transaction.on_commit(lambda: action_runs_enqueue(runs=soon, is_marked=True))
-    return runs
 
 
 def window_end(moment: datetime, window_ms: int) -> datetime:
@@ -118,13 +123,29 @@ def window_end(moment: datetime, window_ms: int) -> datetime:
     return datetime.fromtimestamp(end_ms / 1000, tz=UTC)
 
 
-def action_runs_enqueue(*, runs: Iterable[ActionRun], is_marked: bool = False) -> None:
-    from actions.tasks import action_run_execute  # tasks wrap these services
+def action_runs_enqueue(*, runs: Sequence[ActionRun], is_marked: bool = False) -> None:
+    """Hand the runs to the broker: the ones due now in tasks of up to
+    `ACTION_RUN_CLAIM_MAX` runs each (a broker message and a task per run cost more than
+    most actions), the others one task each, with their due time.
 
+    Runs in a batching window go alone too: the first task of a batch runs all of it.
+    """
+    from actions.tasks import action_run_execute, action_runs_execute  # tasks wrap these
+
+    if not runs:
+        return
+    now = timezone.now()
+    if not is_marked:
+        ActionRun.objects.filter(pk__in=[run.pk for run in runs]).update(enqueued_at=now)
+    together = [run for run in runs if run.run_after <= now and run.batch_until is None]
+    size = max(settings.ACTION_RUN_CLAIM_MAX, 1)
+    for start in range(0, len(together), size):
+        action_runs_execute.delay([run.pk for run in together[start : start + size]])
+    sent_together = {run.pk for run in together}
     for run in runs:
-        if not is_marked:
-            ActionRun.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
-        if run.run_after > timezone.now():
+        if run.pk in sent_together:
+            continue
+        if run.run_after > now:
             action_run_execute.apply_async((run.pk,), eta=run.run_after)
         else:
             action_run_execute.delay(run.pk)
@@ -150,7 +171,36 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     if run.batch_until is not None:
         return _batch_execute(run)
     others = _runs_load(_waiting_runs_claim(limit=settings.ACTION_RUN_CLAIM_MAX - 1))
-    return _runs_finish(run, others)
+    return _runs_finish([run, *others], own=run)[run.pk]
+
+
+def action_runs_execute(*, run_ids: Sequence[int]) -> dict[int, list[OutboundMessage]]:
+    """`action_run_execute` for runs queued together: claim those whose turn it is, take
+    other waiting runs along up to `ACTION_RUN_CLAIM_MAX`, run them all, store their
+    replies in one transaction; return the replies per run finished here.
+
+    A run of the list that is still pending and due but was not claimed (an earlier run
+    of its room is unfinished, or another worker is claiming it) goes on as a task of
+    its own, which waits its turn; a run already taken by another task is left to it.
+    """
+    claimed = _waiting_runs_claim(limit=len(run_ids), among=run_ids)
+    unclaimed = set(run_ids).difference(claimed)
+    if unclaimed:
+        _runs_enqueue_alone(
+            ActionRun.objects.filter(
+                pk__in=unclaimed, status=ActionRun.Status.PENDING, run_after__lte=timezone.now()
+            ).values_list("pk", flat=True)
+        )
+    room_left = settings.ACTION_RUN_CLAIM_MAX - len(claimed)
+    runs = _runs_load([*claimed, *_waiting_runs_claim(limit=room_left)])
+    return _runs_finish(runs) if runs else {}
+
+
+def _runs_enqueue_alone(run_ids: Iterable[int]) -> None:
+    from actions.tasks import action_run_execute  # tasks wrap these services
+
+    for run_id in run_ids:
+        action_run_execute.delay(run_id)
 
 
 def _runs_load(run_ids: Sequence[int]) -> list[ActionRun]:
@@ -173,8 +223,9 @@ def _earlier_unfinished(now: datetime) -> QuerySet[ActionRun]:
     )
 
 
-def _waiting_runs_claim(*, limit: int) -> list[int]:
-    """Claim up to `limit` due runs that wait for a worker and whose turn it is.
+def _waiting_runs_claim(*, limit: int, among: Sequence[int] | None = None) -> list[int]:
+    """Claim up to `limit` due runs that wait for a worker and whose turn it is, oldest
+    first (only from `among` when given).
 
     Only runs already handed to the broker (their task will find them done) and not in a
     batching window (those go with their batch). Rows another worker is claiming are
@@ -183,14 +234,16 @@ def _waiting_runs_claim(*, limit: int) -> list[int]:
     if limit <= 0:
         return []
     now = timezone.now()
+    waiting = ActionRun.objects.filter(
+        status=ActionRun.Status.PENDING,
+        run_after__lte=now,
+        batch_until__isnull=True,
+        enqueued_at__isnull=False,
+    )
+    if among is not None:
+        waiting = waiting.filter(pk__in=among)
     waiting = (
-        ActionRun.objects.filter(
-            status=ActionRun.Status.PENDING,
-            run_after__lte=now,
-            batch_until__isnull=True,
-            enqueued_at__isnull=False,
-        )
-        .exclude(Exists(_earlier_unfinished(now)))
+        waiting.exclude(Exists(_earlier_unfinished(now)))
         .order_by("id")
         .select_for_update(skip_locked=True)
     )
@@ -258,20 +311,23 @@ def _run_claim_after_checks(run_id: int) -> bool:
     return bool(claimed)
 
 
-def _runs_finish(run: ActionRun, others: list[ActionRun]) -> list[OutboundMessage]:
+def _runs_finish(
+    runs: list[ActionRun], *, own: ActionRun | None = None
+) -> dict[int, list[OutboundMessage]]:
     """Run claimed runs' actions, store their replies in one transaction and push them to
-    their rooms; return the first run's replies.
+    their rooms; return the replies per run.
 
-    A run that failed retryably goes back to pending with a later due time: the first
-    raises `ActionRunRetry` (its task retries it), the others are enqueued anew.
+    A run that failed retryably goes back to pending with a later due time: `own` (the
+    run of the calling task) raises `ActionRunRetry` so its task retries it, the others
+    are enqueued anew.
     """
     finished: list[tuple[ActionRun, str, str, list[Response]]] = []
     retry_countdown = None
-    for each in (run, *others):
+    for each in runs:
         status, error, responses, ctx = _run_action(each)
         if status == ActionRun.Status.PENDING:
             countdown = _run_retry_later(each, error)
-            if each is run:
+            if each is own:
                 retry_countdown = countdown
             else:
                 action_runs_enqueue(runs=[each])
@@ -280,14 +336,17 @@ def _runs_finish(run: ActionRun, others: list[ActionRun]) -> list[OutboundMessag
         finished.append((each, status, error, rendered))
     replies = _runs_store(finished)
     busy_rooms = rooms_busy(room_ids={each.room_id for each, *_ in finished})
+    outbound_by_run: dict[int, list[OutboundMessage]] = {each.pk: [] for each in runs}
     for each, status, _, _ in finished:
         if each.pk in replies:
-            outbound = [message_outbound(reply) for reply in replies[each.pk]]
+            outbound = outbound_by_run[each.pk] = [
+                message_outbound(reply) for reply in replies[each.pk]
+            ]
             _replies_broadcast(each.room_id, outbound, is_busy=each.room_id in busy_rooms)
             logger.info("action run %s: %s, %d replies", each.pk, status, len(outbound))
     if retry_countdown is not None:
         raise ActionRunRetry(retry_countdown)
-    return [message_outbound(reply) for reply in replies.get(run.pk, [])]
+    return outbound_by_run
 
 
 def _run_retry_later(run: ActionRun, error: str) -> float:

@@ -24,6 +24,17 @@ def action_run_execute(self: Task, run_id: int) -> None:
         raise self.retry(countdown=countdown, max_retries=None) from retry
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=services.MAX_ATTEMPTS,
+)
+def action_runs_execute(run_ids: list[int]) -> None:
+    services.action_runs_execute(run_ids=run_ids)
+
+
 @shared_task
 def action_runs_sweep() -> int:
     # Unanswered questions expire on the same beat: both are "work left behind".

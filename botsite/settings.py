@@ -245,8 +245,9 @@ ACTION_RUN_SWEEP_SECONDS = env.int("ACTION_RUN_SWEEP_SECONDS", default=30)
 # is re-enqueued by the sweeper: a lost broker message or a killed worker loses nothing.
 ACTION_RUN_STUCK_SECONDS = env.int("ACTION_RUN_STUCK_SECONDS", default=60)
 ACTION_RUN_TIMEOUT_SECONDS = env.int("ACTION_RUN_TIMEOUT_SECONDS", default=300)
-# Runs one worker task may take at once when several wait (its own and due ones queued
-# behind it): their replies are stored in one transaction. 1: a task takes its own only.
+# Runs one worker task may take at once: the runs due now that one transaction wrote go to
+# the broker in tasks of this many, and a task with room to spare takes due ones queued
+# behind it; their replies are stored in one transaction. 1: a task per run, alone.
 ACTION_RUN_CLAIM_MAX = env.int("ACTION_RUN_CLAIM_MAX", default=8)
 # Publishing: how often the sweeper hands on deliveries left behind; how old a pending
 # delivery or a failed one past due must be before it does; how long one attempt may take

@@ -13,10 +13,12 @@ from django.http.request import validate_host
 from django.utils import timezone
 
 from actions.base import ActionContext
+from actions.models import ActionRun
 from actions.registry import action_types
 from actions.services import (
     action_calls_run_inline,
-    action_runs_create,
+    action_runs_build,
+    action_runs_store,
     pending_call_get,
     pending_call_save,
 )
@@ -333,11 +335,12 @@ def _decisions_write(decisions: list[_Decision]) -> list[MessageReceipt]:
         for response in decision.responses
     )
     receipts = []
+    all_runs: list[ActionRun] = []
     replies_left = iter(replies)
     for decision, message in zip(decisions, messages, strict=True):
         conversation, outcome = decision.conversation, decision.outcome
         room, participant = conversation.room, conversation.participant
-        runs = action_runs_create(
+        runs = action_runs_build(
             bot=conversation.bot,
             room=room,
             participant=participant,
@@ -345,6 +348,7 @@ def _decisions_write(decisions: list[_Decision]) -> list[MessageReceipt]:
             calls=decision.queued,
             batch_window_ms=room.effective_batch_window_ms,
         )
+        all_runs += runs
         if outcome.is_pending_done or outcome.pending is not None:
             pending_call_save(
                 room=room,
@@ -369,6 +373,8 @@ def _decisions_write(decisions: list[_Decision]) -> list[MessageReceipt]:
                 is_bot_working=any(not call.delay_seconds for call in decision.queued),
             )
         )
+    # One insert for every message's runs, and one hand-over to the broker on commit.
+    action_runs_store(all_runs)
     return receipts
 
 

@@ -172,25 +172,105 @@ def test_the_sweeper_re_enqueues_lost_runs_and_reclaims_timed_out_ones(settings)
     assert fresh.status == ActionRun.Status.PENDING
 
 
-def test_runs_are_created_pending_and_enqueued_only_on_commit(django_capture_on_commit_callbacks):
-    action = ActionFactory()
-    run = ActionRunFactory(action=action)
-    call = ActionCall(
+def _call(action: Action, *, delay_seconds: int = 0) -> ActionCall:
+    return ActionCall(
         action=ActionSnapshot(
             id=action.pk, name=action.name, kind="say", config=action.config, min_trust=0
         ),
         arguments={},
         source="test",
+        delay_seconds=delay_seconds,
     )
+
+
+def test_runs_due_now_go_to_the_broker_together_only_on_commit(
+    django_capture_on_commit_callbacks, published_tasks
+):
+    action = ActionFactory()
+    run = ActionRunFactory(action=action)
+    calls = [_call(action), _call(action), _call(action, delay_seconds=60)]
+    built = services.action_runs_build(
+        bot=action.bot, room=run.room, participant=None, message=run.message, calls=calls
+    )
+
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        [created] = services.action_runs_create(
-            bot=action.bot, room=run.room, participant=None, message=run.message, calls=[call]
-        )
+        services.action_runs_store(built)
+        assert published_tasks == [], "nothing reaches the broker before the commit"
 
     assert len(callbacks) == 1
-    created.refresh_from_db()
-    assert created.status == ActionRun.Status.PENDING
-    assert created.enqueued_at is not None
+    now, later = built[:2], built[2]
+    assert [(task.name, task.args) for task in published_tasks] == [
+        ("actions.tasks.action_runs_execute", ([run.pk for run in now],)),
+        ("actions.tasks.action_run_execute", (later.pk,)),
+    ]
+    assert published_tasks[1].eta is not None
+    for each in built:
+        each.refresh_from_db()
+        assert (each.status, each.enqueued_at is not None) == (ActionRun.Status.PENDING, True)
+
+
+def test_runs_due_now_are_sent_in_tasks_of_at_most_the_claim_size(settings, published_tasks):
+    settings.ACTION_RUN_CLAIM_MAX = 2
+    runs = [ActionRunFactory() for _ in range(5)]
+    in_window = ActionRunFactory(batch_until=timezone.now())
+
+    services.action_runs_enqueue(runs=[*runs, in_window])
+
+    assert [(task.name, task.args) for task in published_tasks] == [
+        ("actions.tasks.action_runs_execute", ([runs[0].pk, runs[1].pk],)),
+        ("actions.tasks.action_runs_execute", ([runs[2].pk, runs[3].pk],)),
+        ("actions.tasks.action_runs_execute", ([runs[4].pk],)),
+        # The first task of a batching window runs the whole batch: each goes alone.
+        ("actions.tasks.action_run_execute", (in_window.pk,)),
+    ]
+    assert ActionRun.objects.filter(enqueued_at__isnull=True).count() == 0
+
+
+def test_runs_sent_together_are_run_together_and_stored_once(published_tasks):
+    runs = [_waiting_run(f"answer {n}") for n in range(3)]
+
+    answered = services.action_runs_execute(run_ids=[run.pk for run in runs])
+
+    assert {run_id: [m.text for m in replies] for run_id, replies in answered.items()} == {
+        run.pk: [f"answer {n}"] for n, run in enumerate(runs)
+    }
+    for n, run in enumerate(runs):
+        run.refresh_from_db()
+        assert (run.status, run.attempts) == (ActionRun.Status.SUCCEEDED, 1)
+        assert bot_replies(run) == [f"answer {n}"]
+    assert services.action_runs_execute(run_ids=[run.pk for run in runs]) == {}
+    assert all(len(bot_replies(run)) == 1 for run in runs), "a redelivered task adds nothing"
+    assert published_tasks == []
+
+
+def test_a_run_sent_together_that_must_wait_its_turn_goes_on_alone(published_tasks):
+    first = _waiting_run("first")
+    second = _waiting_run("second", message__room=first.room)
+    earlier_elsewhere = _waiting_run("earlier", status=ActionRun.Status.RUNNING, attempts=1)
+    behind_it = _waiting_run("behind", message__room=earlier_elsewhere.room)
+    done = _waiting_run("done", status=ActionRun.Status.SUCCEEDED, attempts=1)
+
+    answered = services.action_runs_execute(run_ids=[first.pk, second.pk, behind_it.pk, done.pk])
+
+    assert list(answered) == [first.pk]
+    for run in (second, behind_it):
+        run.refresh_from_db()
+        assert (run.status, run.attempts) == (ActionRun.Status.PENDING, 0)
+    # Each gets a task of its own, which waits for its room's earlier run to finish.
+    assert sorted(task.args for task in published_tasks) == [(second.pk,), (behind_it.pk,)]
+    assert {task.name for task in published_tasks} == {"actions.tasks.action_run_execute"}
+    assert [m.text for m in services.action_run_execute(run_id=second.pk)] == ["second"]
+
+
+def test_runs_sent_together_also_take_waiting_runs_along_up_to_the_claim_size(settings):
+    settings.ACTION_RUN_CLAIM_MAX = 3
+    own = [_waiting_run(f"own {n}") for n in range(2)]
+    waiting = [_waiting_run(f"waiting {n}") for n in range(2)]
+
+    answered = services.action_runs_execute(run_ids=[run.pk for run in own])
+
+    assert list(answered) == [own[0].pk, own[1].pk, waiting[0].pk]
+    assert ActionRun.objects.get(pk=waiting[1].pk).status == ActionRun.Status.PENDING
 
 
 def test_a_finished_run_adds_where_and_how_long_to_its_messages_trace():

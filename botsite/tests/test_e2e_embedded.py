@@ -74,7 +74,7 @@ def test_make_run_answers_through_its_worker_fires_beat_and_stops_on_ctrl_c(tmp_
             chat.send('{"type": "message", "text": "!help"}')
             reply = receive_until(chat, bot_says("!ping"), timeout=15)
             assert "Demo bot understands these commands:" in reply["text"]
-            assert "Task actions.tasks.action_run_execute" in system.log(), (
+            assert "Task actions.tasks.action_runs_execute" in system.log(), (
                 "the reply must come from the Celery worker"
             )
 

@@ -19,7 +19,7 @@ def test_separate_processes_answer_a_chat_through_the_worker_and_beat_fires(topo
         chat.send('{"type": "message", "text": "!help"}')
         reply = receive_until(chat, bot_says("!ping — Answers pong."), timeout=30)
         assert reply["sender"] == {"kind": "bot", "name": "Demo bot"}
-        assert "action_run_execute" in worker.log(), "the reply came from the worker process"
+        assert "action_runs_execute" in worker.log(), "the reply came from the worker process"
 
         chat.send('{"type": "message", "text": "get me the three most recent posts about golang"}')
         reply = receive_until(chat, bot_says("Range-over-func iterators in Go"), timeout=30)

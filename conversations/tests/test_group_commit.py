@@ -153,3 +153,24 @@ async def test_sockets_sending_at_once_are_stored_in_shared_batches(monkeypatch)
     assert sum(batch_sizes) == 20
     assert max(batch_sizes) > 1, batch_sizes
     assert await database_sync_to_async(Message.objects.count)() == 40
+
+
+def test_a_batchs_queued_runs_are_stored_in_one_insert_and_sent_in_one_task(
+    demo_bot, django_capture_on_commit_callbacks, published_tasks
+):
+    inbounds = [from_visitor(n, "!latest-post") for n in range(4)]
+    services.messages_receive(inbounds=inbounds)  # first contact creates rooms one by one
+    published_tasks.clear()
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        services.messages_receive(inbounds=inbounds)
+
+    runs = list(ActionRun.objects.order_by("id").values_list("pk", flat=True))[4:]
+    inserts = [q["sql"] for q in queries if 'INSERT INTO "actions_actionrun"' in q["sql"]]
+    assert len(inserts) == 1
+    assert [(task.name, task.args) for task in published_tasks] == [
+        ("actions.tasks.action_runs_execute", (runs,))
+    ]
