@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from actions.base import ActionContext
@@ -183,7 +183,9 @@ def action_runs_execute(*, run_ids: Sequence[int]) -> dict[int, list[OutboundMes
     of its room is unfinished, or another worker is claiming it) goes on as a task of
     its own, which waits its turn; a run already taken by another task is left to it.
     """
-    claimed = _waiting_runs_claim(limit=len(run_ids), among=run_ids)
+    claimed = _waiting_runs_claim(
+        limit=max(settings.ACTION_RUN_CLAIM_MAX, len(run_ids)), first=run_ids
+    )
     unclaimed = set(run_ids).difference(claimed)
     if unclaimed:
         _runs_enqueue_alone(
@@ -191,8 +193,7 @@ def action_runs_execute(*, run_ids: Sequence[int]) -> dict[int, list[OutboundMes
                 pk__in=unclaimed, status=ActionRun.Status.PENDING, run_after__lte=timezone.now()
             ).values_list("pk", flat=True)
         )
-    room_left = settings.ACTION_RUN_CLAIM_MAX - len(claimed)
-    runs = _runs_load([*claimed, *_waiting_runs_claim(limit=room_left)])
+    runs = _runs_load(claimed)
     return _runs_finish(runs) if runs else {}
 
 
@@ -223,9 +224,9 @@ def _earlier_unfinished(now: datetime) -> QuerySet[ActionRun]:
     )
 
 
-def _waiting_runs_claim(*, limit: int, among: Sequence[int] | None = None) -> list[int]:
-    """Claim up to `limit` due runs that wait for a worker and whose turn it is, oldest
-    first (only from `among` when given).
+def _waiting_runs_claim(*, limit: int, first: Sequence[int] = ()) -> list[int]:
+    """Claim up to `limit` due runs that wait for a worker and whose turn it is: the runs
+    `first` names before any other, then the oldest.
 
     Only runs already handed to the broker (their task will find them done) and not in a
     batching window (those go with their batch). Rows another worker is claiming are
@@ -240,11 +241,15 @@ def _waiting_runs_claim(*, limit: int, among: Sequence[int] | None = None) -> li
         batch_until__isnull=True,
         enqueued_at__isnull=False,
     )
-    if among is not None:
-        waiting = waiting.filter(pk__in=among)
+    order = ["id"]
+    if first:
+        waiting = waiting.alias(
+            is_first=ExpressionWrapper(Q(pk__in=first), output_field=BooleanField())
+        )
+        order.insert(0, "-is_first")
     waiting = (
         waiting.exclude(Exists(_earlier_unfinished(now)))
-        .order_by("id")
+        .order_by(*order)
         .select_for_update(skip_locked=True)
     )
     with transaction.atomic():

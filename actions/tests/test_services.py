@@ -370,3 +370,14 @@ def test_runs_taken_together_share_the_claim_the_load_and_one_transaction(settin
     # them adds five statements in all (select, update and load, in a transaction of their
     # own); the replies' insert, the busy check and the storing transaction are shared.
     assert len(eight) <= len(one) + 5 + 7 * 2
+
+
+def test_a_task_takes_its_own_runs_before_older_waiting_ones(settings):
+    settings.ACTION_RUN_CLAIM_MAX = 2
+    older = [_waiting_run(f"older {n}") for n in range(2)]
+    own = [_waiting_run(f"own {n}") for n in range(2)]
+
+    answered = services.action_runs_execute(run_ids=[run.pk for run in own])
+
+    assert list(answered) == [own[0].pk, own[1].pk]
+    assert {ActionRun.objects.get(pk=run.pk).status for run in older} == {"pending"}
