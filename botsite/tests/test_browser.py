@@ -116,6 +116,41 @@ def test_the_page_reconnects_after_a_restart_and_shows_what_came_meanwhile(site,
     screenshot(page, "chat-after-restart")
 
 
+def test_the_page_places_a_late_reply_in_the_order_messages_were_stored(site, page):
+    """Replies are committed in any order (a worker's may land after a later message), so
+    frames can arrive out of id order; the page shows them in id order all the same."""
+    late: list[str] = []
+
+    def hold_the_first_pong(page_socket):
+        server = page_socket.connect_to_server()
+
+        def from_server(frame: str) -> None:
+            if json.loads(frame).get("text") == "pong":
+                if not late:
+                    late.append(frame)  # held until the next pong has been shown
+                    return
+                page_socket.send(frame)
+                page_socket.send(late.pop())
+                late.append("")  # one is enough
+                return
+            page_socket.send(frame)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"/ws/chat/demo/"), hold_the_first_pong)
+    page.goto(f"{site.base}/chat/demo/")
+    say(page, "!ping")
+    expect(page.locator("#log li.participant")).to_have_count(1)
+    expect(bot_messages(page)).to_have_count(0)
+    say(page, "!ping")
+
+    expect(bot_messages(page)).to_have_count(2)
+    items = page.locator("#log li")
+    ids = [int(item.get_attribute("data-id")) for item in items.all()]
+    assert ids == sorted(ids)
+    assert items.locator(".text").all_inner_texts() == ["!ping", "pong", "!ping", "pong"]
+
+
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
