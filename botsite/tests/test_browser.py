@@ -119,20 +119,21 @@ def test_the_page_reconnects_after_a_restart_and_shows_what_came_meanwhile(site,
 def test_the_page_places_a_late_reply_in_the_order_messages_were_stored(site, page):
     """Replies are committed in any order (a worker's may land after a later message), so
     frames can arrive out of id order; the page shows them in id order all the same."""
-    late: list[str] = []
+    pongs: list[str] = []
 
     def hold_the_first_pong(page_socket):
+        """Between the page and the real server: the first "pong" reaches the page only
+        right after the second one."""
         server = page_socket.connect_to_server()
 
         def from_server(frame: str) -> None:
             if json.loads(frame).get("text") == "pong":
-                if not late:
-                    late.append(frame)  # held until the next pong has been shown
+                pongs.append(frame)
+                if len(pongs) == 1:
                     return
-                page_socket.send(frame)
-                page_socket.send(late.pop())
-                late.append("")  # one is enough
-                return
+                if len(pongs) == 2:
+                    page_socket.send(frame)
+                    frame = pongs[0]
             page_socket.send(frame)
 
         server.on_message(from_server)
