@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
@@ -32,13 +33,14 @@ from webhooks.services import webhook_endpoint_create
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "publishers.tasks.publisher_run"
+SCHEDULE_NAME_PREFIX = "publisher:"
 
 
 # --- Schedules -------------------------------------------------------------------------------
 
 
 def schedule_name(publisher_id: int) -> str:
-    return f"publisher:{publisher_id}"
+    return f"{SCHEDULE_NAME_PREFIX}{publisher_id}"
 
 
 def publisher_schedule_sync(*, publisher: Publisher) -> PeriodicTask | None:
@@ -118,8 +120,12 @@ def publishers_delete(*, publishers: QuerySet[Publisher]) -> int:
 def publisher_schedules_orphans_delete() -> int:
     """Remove beat tasks whose publisher is gone some other way (a bot deleted with its
     publishers, a raw queryset delete); returns how many."""
-    names = {schedule_name(pk) for pk in Publisher.objects.values_list("pk", flat=True)}
-    orphans = PeriodicTask.objects.filter(task=RUN_TASK).exclude(name__in=names)
+    # One statement, one snapshot: reading the publishers first and the tasks after would
+    # take a publisher committed in between (with its task) for gone and unschedule it.
+    names = Publisher.objects.annotate(
+        schedule_name=Concat(Value(SCHEDULE_NAME_PREFIX), Cast("pk", CharField()))
+    ).values("schedule_name")
+    orphans = PeriodicTask.objects.filter(task=RUN_TASK).exclude(name__in=Subquery(names))
     count = 0
     for task in orphans:  # one by one: beat notices deletes of model instances
         task.delete()

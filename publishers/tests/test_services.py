@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -114,6 +115,25 @@ def test_deleting_publishers_deletes_their_beat_tasks_also_when_their_bot_goes()
     Bot.objects.filter(pk=kept.bot_id).delete()  # cascades past the service
     assert services.publisher_schedules_orphans_delete() == 1
     assert not PeriodicTask.objects.filter(task="publishers.tasks.publisher_run").exists()
+
+
+def test_the_orphan_sweep_keeps_a_publisher_saved_while_it_runs():
+    gone = publisher_make(interval_seconds=60)
+    Publisher.objects.filter(pk=gone.pk).delete()
+    statements: list[str] = []
+    saved_meanwhile: list[Publisher] = []
+
+    def save_a_publisher_before_the_second_statement(execute, sql, params, many, context):
+        statements.append(sql)
+        if len(statements) == 2:  # the publisher's own statements pass here too, later
+            saved_meanwhile.append(publisher_make(slug="fresh", interval_seconds=60))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(save_a_publisher_before_the_second_statement):
+        assert services.publisher_schedules_orphans_delete() == 1
+
+    assert not PeriodicTask.objects.filter(name=f"publisher:{gone.pk}").exists()
+    assert PeriodicTask.objects.filter(name=f"publisher:{saved_meanwhile[0].pk}").exists()
 
 
 def test_a_run_of_a_deleted_publisher_removes_its_stray_beat_task():
