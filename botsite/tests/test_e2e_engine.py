@@ -5,7 +5,9 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -27,6 +29,9 @@ class SlowOnceApi(BaseHTTPRequestHandler):
         SlowOnceApi.hits.append(time.monotonic())
         if len(SlowOnceApi.hits) == 1:
             time.sleep(5)
+        self.answer()
+
+    def answer(self) -> None:
         body = json.dumps({"temp": 21}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -37,28 +42,54 @@ class SlowOnceApi(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def weather_api():
+class HeldApi(SlowOnceApi):
+    """Answers the weather once `released` is set; until then every request hangs."""
+
+    released = threading.Event()
+
+    def do_GET(self) -> None:
+        SlowOnceApi.hits.append(time.monotonic())
+        HeldApi.released.wait(timeout=30)
+        self.answer()
+
+
+def api_serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     SlowOnceApi.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOnceApi)
+    HeldApi.released = threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
+    HeldApi.released.set()
     server.shutdown()
 
 
-def test_a_worker_killed_in_the_middle_of_an_action_answers_exactly_once(topology, weather_api):
+@pytest.fixture
+def weather_api():
+    yield from api_serve(SlowOnceApi)
+
+
+@pytest.fixture
+def held_weather_api():
+    yield from api_serve(HeldApi)
+
+
+def weather_command(api: str) -> None:
     bot = Bot.objects.get(slug="demo")
     action = Action.objects.create(
         bot=bot,
         name="weather",
         kind="http_json",
         config={
-            "url": f"{weather_api}/weather?q={{query}}",
+            "url": f"{api}/weather?q={{query}}",
             "fields": {"temp": "temp"},
             "reply": "It is {temp}° in {query}.",
         },
     )
     Command.objects.create(bot=bot, word="weather", action=action)
+
+
+def test_a_worker_killed_in_the_middle_of_an_action_answers_exactly_once(topology, weather_api):
+    weather_command(weather_api)
 
     with chat_socket(topology.port) as chat:
         chat.send('{"type": "message", "text": "!weather Oslo"}')
@@ -72,6 +103,44 @@ def test_a_worker_killed_in_the_middle_of_an_action_answers_exactly_once(topolog
     assert (run.status, run.attempts) == (ActionRun.Status.SUCCEEDED, 2)
     assert Message.objects.filter(reply_to=run.message, sender_kind="bot").count() == 1
     assert len(SlowOnceApi.hits) == 2
+
+
+def test_a_worker_killed_while_its_tasks_hold_several_runs_answers_each_exactly_once(
+    topology, held_weather_api
+):
+    """A task takes along the runs waiting behind it: a crash loses them all at once, and
+    the sweeper must bring every one of them back."""
+    weather_command(held_weather_api)
+    cities = ["Oslo", "Lima", "Pune", "Baku", "Riga", "Suva"]
+    topology.worker.stop()  # the runs queue up with no worker to take them
+    with ExitStack() as stack:
+        chats = [stack.enter_context(chat_socket(topology.port)) for _ in cities]
+        for chat, city in zip(chats, cities, strict=True):
+            chat.send(json.dumps({"type": "message", "text": f"!weather {city}"}))
+        runs = ActionRun.objects.filter(action_name="weather")
+        wait_until(lambda: runs.filter(enqueued_at__isnull=False).count() == len(cities),
+                   timeout=30, what="every run to be queued")  # fmt: skip
+
+        topology.worker_start("worker-1")
+        wait_until(lambda: runs.filter(status=ActionRun.Status.RUNNING).count() == len(cities),
+                   timeout=30, what="the worker to claim every run")  # fmt: skip
+        # Each task calls the API for its first run and hangs there: fewer calls than
+        # claimed runs means a task holds several.
+        assert len(SlowOnceApi.hits) < len(cities)
+        topology.worker.stop(sig=signal.SIGKILL)
+        HeldApi.released.set()
+        topology.worker_start("worker-2")
+
+        for chat, city in zip(chats, cities, strict=True):
+            receive_until(chat, bot_says(f"It is 21° in {city}."), timeout=60)
+        with pytest.raises(AssertionError, match="no matching frame"):
+            receive_until(chats[0], bot_says("It is"), timeout=2)  # nothing a second time
+
+    assert sorted(runs.values_list("status", "attempts")) == [
+        (ActionRun.Status.SUCCEEDED, 2)
+    ] * len(cities)
+    for run in runs:
+        assert Message.objects.filter(reply_to=run.message, sender_kind="bot").count() == 1
 
 
 def test_a_question_a_reminder_and_sentences_over_the_chat(topology):
