@@ -126,7 +126,7 @@ class ActionRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "bot"]
     list_select_related = ["bot", "room__bot"]
-    search_fields = ["action_name", "last_error"]
+    search_fields = ["action_name", "last_error", "=claimed_by_task"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in ActionRun._meta.fields]
 

@@ -239,6 +239,12 @@ class ActionRun(models.Model):
     )
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    claimed_by_task = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The worker task that claimed the run last; if its worker dies, the "
+        "task's redelivery takes the run back at once.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -151,7 +151,7 @@ def action_runs_enqueue(*, runs: Sequence[ActionRun], is_marked: bool = False) -
             action_run_execute.delay(run.pk)
 
 
-def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
+def action_run_execute(*, run_id: int, task_id: str = "") -> list[OutboundMessage]:
     """Claim a pending run, run its action, store the replies and push them to the room;
     return the run's replies.
 
@@ -164,17 +164,26 @@ def action_run_execute(*, run_id: int) -> list[OutboundMessage]:
     Under load the call also takes other due runs still waiting for a worker (up to
     `ACTION_RUN_CLAIM_MAX` in all) and stores all their replies in one transaction, as
     the chat's intake stores messages; their own tasks then find nothing to do.
+
+    `task_id` names the worker task calling: the runs it claims carry it, and a later call
+    with the same id (the task delivered again after its worker died) takes back the runs
+    still held in its name before it claims anything.
     """
-    if not _run_claim_if_its_turn(run_id) and not _run_claim_after_checks(run_id):
+    _runs_take_back(task_id)
+    if not _run_claim_if_its_turn(run_id, task_id) and not _run_claim_after_checks(run_id, task_id):
         return []
     (run,) = _runs_load([run_id])
     if run.batch_until is not None:
-        return _batch_execute(run)
-    others = _runs_load(_waiting_runs_claim(limit=settings.ACTION_RUN_CLAIM_MAX - 1))
+        return _batch_execute(run, task_id)
+    others = _runs_load(
+        _waiting_runs_claim(limit=settings.ACTION_RUN_CLAIM_MAX - 1, task_id=task_id)
+    )
     return _runs_finish([run, *others], own=run)[run.pk]
 
 
-def action_runs_execute(*, run_ids: Sequence[int]) -> dict[int, list[OutboundMessage]]:
+def action_runs_execute(
+    *, run_ids: Sequence[int], task_id: str = ""
+) -> dict[int, list[OutboundMessage]]:
     """`action_run_execute` for runs queued together: claim those whose turn it is, take
     other waiting runs along up to `ACTION_RUN_CLAIM_MAX`, run them all, store their
     replies in one transaction; return the replies per run finished here.
@@ -182,9 +191,11 @@ def action_runs_execute(*, run_ids: Sequence[int]) -> dict[int, list[OutboundMes
     A run of the list that is still pending and due but was not claimed (an earlier run
     of its room is unfinished, or another worker is claiming it) goes on as a task of
     its own, which waits its turn; a run already taken by another task is left to it.
+    `task_id` as for `action_run_execute`.
     """
+    _runs_take_back(task_id)
     claimed = _waiting_runs_claim(
-        limit=max(settings.ACTION_RUN_CLAIM_MAX, len(run_ids)), first=run_ids
+        limit=max(settings.ACTION_RUN_CLAIM_MAX, len(run_ids)), first=run_ids, task_id=task_id
     )
     unclaimed = set(run_ids).difference(claimed)
     if unclaimed:
@@ -195,6 +206,24 @@ def action_runs_execute(*, run_ids: Sequence[int]) -> dict[int, list[OutboundMes
         )
     runs = _runs_load(claimed)
     return _runs_finish(runs) if runs else {}
+
+
+def _runs_take_back(task_id: str) -> int:
+    """Return to pending the runs a task's earlier delivery claimed and left running.
+
+    A task is delivered again with the same id when the worker process running it died
+    (`reject_on_worker_lost`) or it failed with a database error before it finished; its
+    runs would otherwise wait for the sweeper's `ACTION_RUN_TIMEOUT_SECONDS`. A retry the
+    task asks for itself leaves no run running, so this finds nothing then.
+    """
+    if not task_id:
+        return 0
+    taken = ActionRun.objects.filter(
+        status=ActionRun.Status.RUNNING, claimed_by_task=task_id
+    ).update(status=ActionRun.Status.PENDING, last_error="worker lost; taken back by its task")
+    if taken:
+        logger.warning("task %s: took back %d runs its earlier delivery left", task_id, taken)
+    return taken
 
 
 def _runs_enqueue_alone(run_ids: Iterable[int]) -> None:
@@ -224,7 +253,7 @@ def _earlier_unfinished(now: datetime) -> QuerySet[ActionRun]:
     )
 
 
-def _waiting_runs_claim(*, limit: int, first: Sequence[int] = ()) -> list[int]:
+def _waiting_runs_claim(*, limit: int, task_id: str, first: Sequence[int] = ()) -> list[int]:
     """Claim up to `limit` due runs that wait for a worker and whose turn it is: the runs
     `first` names before any other, then the oldest.
 
@@ -255,19 +284,20 @@ def _waiting_runs_claim(*, limit: int, first: Sequence[int] = ()) -> list[int]:
     with transaction.atomic():
         run_ids = list(waiting.values_list("pk", flat=True)[:limit])
         if run_ids:
-            _turn_claim_update(ActionRun.objects.filter(pk__in=run_ids))
+            _turn_claim_update(ActionRun.objects.filter(pk__in=run_ids), task_id)
     return run_ids
 
 
-def _turn_claim_update(queryset: QuerySet[ActionRun]) -> int:
+def _turn_claim_update(queryset: QuerySet[ActionRun], task_id: str) -> int:
     return queryset.update(
         status=ActionRun.Status.RUNNING,
         started_at=timezone.now(),
         attempts=F("attempts") + 1,
+        claimed_by_task=task_id,
     )
 
 
-def _run_claim_if_its_turn(run_id: int) -> bool:
+def _run_claim_if_its_turn(run_id: int, task_id: str) -> bool:
     """The usual case in one statement: the run is pending, due, and no earlier due run of
     its room is unfinished; claim it."""
     now = timezone.now()
@@ -275,12 +305,13 @@ def _run_claim_if_its_turn(run_id: int) -> bool:
         _turn_claim_update(
             ActionRun.objects.filter(
                 pk=run_id, status=ActionRun.Status.PENDING, run_after__lte=now
-            ).exclude(Exists(_earlier_unfinished(now)))
+            ).exclude(Exists(_earlier_unfinished(now))),
+            task_id,
         )
     )
 
 
-def _run_claim_after_checks(run_id: int) -> bool:
+def _run_claim_after_checks(run_id: int, task_id: str) -> bool:
     """Why the run could not be claimed at once, acted on: gone, early, or not its turn
     (raising `ActionRunRetry`); or an earlier run just finished, and it is claimed now."""
     waiting = (
@@ -309,7 +340,7 @@ def _run_claim_after_checks(run_id: int) -> bool:
     if is_behind:
         raise ActionRunRetry(TURN_WAIT_SECONDS, is_waiting_turn=True)
     claimed = _turn_claim_update(
-        ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING)
+        ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING), task_id
     )
     if not claimed:
         logger.info("action run %s: not pending, nothing to do", run_id)
@@ -426,7 +457,7 @@ def _trace_append(run: ActionRun, status: str) -> None:
     Message.objects.filter(pk=run.message_id).update(trace=JSONArrayAppend("trace", step))
 
 
-def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
+def _batch_execute(leader: ActionRun, task_id: str) -> list[OutboundMessage]:
     """Run a room's batch as one: each distinct call once, one combined reply for all.
 
     The same call from several participants is answered once, addressed to all of them.
@@ -442,8 +473,8 @@ def _batch_execute(leader: ActionRun) -> list[OutboundMessage]:
         .order_by("id")
         .values_list("pk", flat=True)
     ):
-        claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING).update(
-            status=ActionRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+        claimed = _turn_claim_update(
+            ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING), task_id
         )
         if claimed:
             members.append(

@@ -16,7 +16,7 @@ from actions import services
 )
 def action_run_execute(self: Task, run_id: int) -> None:
     try:
-        services.action_run_execute(run_id=run_id)
+        services.action_run_execute(run_id=run_id, task_id=self.request.id or "")
     except services.ActionRunRetry as retry:
         countdown = retry.countdown
         if retry.is_waiting_turn:
@@ -25,14 +25,15 @@ def action_run_execute(self: Task, run_id: int) -> None:
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=services.MAX_ATTEMPTS,
 )
-def action_runs_execute(run_ids: list[int]) -> None:
-    services.action_runs_execute(run_ids=run_ids)
+def action_runs_execute(self: Task, run_ids: list[int]) -> None:
+    services.action_runs_execute(run_ids=run_ids, task_id=self.request.id or "")
 
 
 @shared_task

@@ -273,6 +273,42 @@ def test_runs_sent_together_also_take_waiting_runs_along_up_to_the_claim_size(se
     assert ActionRun.objects.get(pk=waiting[1].pk).status == ActionRun.Status.PENDING
 
 
+def test_a_task_delivered_again_after_its_worker_died_takes_back_its_runs_at_once():
+    elsewhere = _waiting_run("elsewhere")
+    services.action_runs_execute(run_ids=[elsewhere.pk], task_id="task-2")
+    own, along = _waiting_run("own"), _waiting_run("along")
+    # The first delivery of task-1 claimed its run and one waiting behind it, then its
+    # worker process died: the rows stay running in its name.
+    assert services._waiting_runs_claim(limit=2, first=[own.pk], task_id="task-1")
+    still_running = _waiting_run("still running", status=ActionRun.Status.RUNNING, attempts=1)
+    ActionRun.objects.filter(pk=still_running.pk).update(claimed_by_task="task-3")
+
+    answered = services.action_runs_execute(run_ids=[own.pk], task_id="task-1")
+
+    assert {run_id: [m.text for m in replies] for run_id, replies in answered.items()} == {
+        own.pk: ["own"],
+        along.pk: ["along"],
+    }
+    for run in (own, along):
+        run.refresh_from_db()
+        assert (run.status, run.attempts, run.claimed_by_task) == ("succeeded", 2, "task-1")
+        assert bot_replies(run) == [run.action.config["text"]]
+    # Another task's runs are its own business until the sweeper's timeout.
+    still_running.refresh_from_db()
+    assert (still_running.status, still_running.attempts) == (ActionRun.Status.RUNNING, 1)
+    assert ActionRun.objects.get(pk=elsewhere.pk).claimed_by_task == "task-2"
+
+
+def test_a_single_run_task_delivered_again_takes_back_its_run():
+    run = _waiting_run("Hi")
+    services._run_claim_if_its_turn(run.pk, "task-1")  # then the worker died
+
+    assert services.action_run_execute(run_id=run.pk, task_id="task-2") == []
+    assert [m.text for m in services.action_run_execute(run_id=run.pk, task_id="task-1")] == ["Hi"]
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (ActionRun.Status.SUCCEEDED, 2)
+
+
 def test_a_finished_run_adds_where_and_how_long_to_its_messages_trace():
     run = ActionRunFactory(action__config={"text": "Hi"})
 

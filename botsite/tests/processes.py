@@ -35,6 +35,19 @@ class Process:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 
+    def children(self) -> list[int]:
+        """The pids of the process's children (a prefork worker's pool), read from /proc."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (name) state ppid ...": the name may hold spaces, so split after it.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended while being read
+                continue
+            if int(fields[1]) == self.popen.pid:
+                pids.append(int(stat.parent.name))
+        return pids
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 20) -> int:
         """Signal the whole process group (as Ctrl-C does) and wait; kill if it hangs."""
         if self.popen.poll() is None:

@@ -2,6 +2,7 @@
 beat processes, a worker killed in the middle of an action, questions, reminders, batches."""
 
 import json
+import os
 import signal
 import threading
 import time
@@ -105,42 +106,73 @@ def test_a_worker_killed_in_the_middle_of_an_action_answers_exactly_once(topolog
     assert len(SlowOnceApi.hits) == 2
 
 
-def test_a_worker_killed_while_its_tasks_hold_several_runs_answers_each_exactly_once(
-    topology, held_weather_api
-):
-    """A task takes along the runs waiting behind it: a crash loses them all at once, and
-    the sweeper must bring every one of them back."""
-    weather_command(held_weather_api)
-    cities = ["Oslo", "Lima", "Pune", "Baku", "Riga", "Suva"]
-    topology.worker.stop()  # the runs queue up with no worker to take them
-    with ExitStack() as stack:
-        chats = [stack.enter_context(chat_socket(topology.port)) for _ in cities]
-        for chat, city in zip(chats, cities, strict=True):
-            chat.send(json.dumps({"type": "message", "text": f"!weather {city}"}))
-        runs = ActionRun.objects.filter(action_name="weather")
-        wait_until(lambda: runs.filter(enqueued_at__isnull=False).count() == len(cities),
-                   timeout=30, what="every run to be queued")  # fmt: skip
+def runs_claimed_by_hanging_tasks(topology, cities: list[str], stack: ExitStack):
+    """Questions from sockets of their own, queued while no worker runs, then claimed by a
+    new worker whose tasks hang in the weather API; returns the sockets and the runs."""
+    topology.worker.stop()
+    chats = [stack.enter_context(chat_socket(topology.port)) for _ in cities]
+    for chat, city in zip(chats, cities, strict=True):
+        chat.send(json.dumps({"type": "message", "text": f"!weather {city}"}))
+    runs = ActionRun.objects.filter(action_name="weather")
+    wait_until(lambda: runs.filter(enqueued_at__isnull=False).count() == len(cities),
+               timeout=30, what="every run to be queued")  # fmt: skip
+    topology.worker_start("worker-1")
+    wait_until(lambda: runs.filter(status=ActionRun.Status.RUNNING).count() == len(cities),
+               timeout=30, what="the worker to claim every run")  # fmt: skip
+    # Each task calls the API for its first run and hangs there: fewer calls than claimed
+    # runs means a task holds several.
+    assert len(SlowOnceApi.hits) < len(cities)
+    return chats, runs
 
-        topology.worker_start("worker-1")
-        wait_until(lambda: runs.filter(status=ActionRun.Status.RUNNING).count() == len(cities),
-                   timeout=30, what="the worker to claim every run")  # fmt: skip
-        # Each task calls the API for its first run and hangs there: fewer calls than
-        # claimed runs means a task holds several.
-        assert len(SlowOnceApi.hits) < len(cities)
-        topology.worker.stop(sig=signal.SIGKILL)
-        HeldApi.released.set()
-        topology.worker_start("worker-2")
 
-        for chat, city in zip(chats, cities, strict=True):
-            receive_until(chat, bot_says(f"It is 21° in {city}."), timeout=60)
-        with pytest.raises(AssertionError, match="no matching frame"):
-            receive_until(chats[0], bot_says("It is"), timeout=2)  # nothing a second time
-
+def answered_each_exactly_once(chats, cities: list[str], runs, *, timeout: float) -> None:
+    for chat, city in zip(chats, cities, strict=True):
+        receive_until(chat, bot_says(f"It is 21° in {city}."), timeout=timeout)
+    with pytest.raises(AssertionError, match="no matching frame"):
+        receive_until(chats[0], bot_says("It is"), timeout=2)  # nothing a second time
     assert sorted(runs.values_list("status", "attempts")) == [
         (ActionRun.Status.SUCCEEDED, 2)
     ] * len(cities)
     for run in runs:
         assert Message.objects.filter(reply_to=run.message, sender_kind="bot").count() == 1
+
+
+CITIES = ["Oslo", "Lima", "Pune", "Baku", "Riga", "Suva"]
+
+
+def test_a_worker_killed_while_its_tasks_hold_several_runs_answers_each_exactly_once(
+    topology, held_weather_api
+):
+    """A task takes along the runs waiting behind it: a crash of the whole worker loses
+    them all at once, and the sweeper must bring every one of them back."""
+    weather_command(held_weather_api)
+    with ExitStack() as stack:
+        chats, runs = runs_claimed_by_hanging_tasks(topology, CITIES, stack)
+        topology.worker.stop(sig=signal.SIGKILL)
+        HeldApi.released.set()
+        topology.worker_start("worker-2")
+
+        answered_each_exactly_once(chats, CITIES, runs, timeout=60)
+
+
+def test_runs_of_a_pool_process_that_died_are_taken_back_by_their_redelivered_task(
+    topology, held_weather_api
+):
+    """The pool process dies, the worker lives: the worker hands the task back to the
+    broker, and its next delivery takes back the runs at once, not after the sweeper's
+    timeout (set out of reach here)."""
+    weather_command(held_weather_api)
+    topology.env = {**topology.env, "ACTION_RUN_TIMEOUT_SECONDS": "3600"}
+    with ExitStack() as stack:
+        chats, runs = runs_claimed_by_hanging_tasks(topology, CITIES, stack)
+        pool = topology.worker.children()
+        assert len(pool) == 2, pool
+        for pid in pool:
+            os.kill(pid, signal.SIGKILL)
+        HeldApi.released.set()
+
+        answered_each_exactly_once(chats, CITIES, runs, timeout=30)
+    assert "WorkerLostError" in topology.worker.log()
 
 
 def test_a_question_a_reminder_and_sentences_over_the_chat(topology):
