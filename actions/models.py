@@ -242,6 +242,9 @@ class ActionRun(models.Model):
     claimed_by_task = models.CharField(
         max_length=64,
         blank=True,
+        # In the database too: servers of the previous release, still running while the
+        # migration is applied, write runs without this column.
+        db_default="",
         help_text="The worker task that claimed the run last; if its worker dies, the "
         "task's redelivery takes the run back at once.",
     )
