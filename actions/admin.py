@@ -5,7 +5,16 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from actions.models import Action, ActionRun, Command, Pattern, PendingAction, ResponseTemplate
+from actions import liveness
+from actions.models import (
+    Action,
+    ActionRun,
+    Command,
+    Pattern,
+    PendingAction,
+    ResponseTemplate,
+    WorkerHeartbeat,
+)
 from actions.registry import action_types
 
 
@@ -126,7 +135,7 @@ class ActionRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "bot"]
     list_select_related = ["bot", "room__bot"]
-    search_fields = ["action_name", "last_error", "=claimed_by_task"]
+    search_fields = ["action_name", "last_error", "=claimed_by_task", "=claimed_by_process"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in ActionRun._meta.fields]
 
@@ -144,3 +153,19 @@ class PendingActionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # questions are asked by the bot
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """Which worker pool processes are alive, for staff looking into runs left behind."""
+
+    list_display = ["process", "beat_at", "is_beating"]
+    ordering = ["-beat_at"]
+    readonly_fields = ["process", "beat_at"]
+
+    @admin.display(boolean=True, description="Beating")
+    def is_beating(self, heartbeat: WorkerHeartbeat) -> bool:
+        return heartbeat.beat_at >= liveness.silent_since()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the worker processes themselves

@@ -239,6 +239,13 @@ class ActionRun(models.Model):
     )
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    claimed_by_process = models.CharField(
+        max_length=200,
+        blank=True,
+        db_default="",
+        help_text="The worker process running it (host:pid), when that process sends "
+        "heartbeats; if they stop, the sweeper takes the run back.",
+    )
     claimed_by_task = models.CharField(
         max_length=64,
         blank=True,
@@ -258,6 +265,16 @@ class ActionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_name} #{self.pk} ({self.status})"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one worker pool process (`actions.liveness`)."""
+
+    process = models.CharField(max_length=200, unique=True, help_text="host:pid")
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.process} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
 class PendingAction(models.Model):

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from actions import liveness
 from actions.base import ActionContext
 from actions.exceptions import ActionFailed
 from actions.models import ActionRun, PendingAction
@@ -294,6 +295,7 @@ def _turn_claim_update(queryset: QuerySet[ActionRun], task_id: str) -> int:
         started_at=timezone.now(),
         attempts=F("attempts") + 1,
         claimed_by_task=task_id,
+        claimed_by_process=liveness.process_name(),
     )
 
 
@@ -654,6 +656,16 @@ def action_runs_sweep() -> int:
     ActionRun.objects.filter(
         status=ActionRun.Status.RUNNING, started_at__lt=timed_out_since
     ).update(status=ActionRun.Status.PENDING, last_error="worker lost or run timed out")
+    # Enqueued anew below at once (not left for ACTION_RUN_STUCK_SECONDS after their
+    # first enqueueing, which may have been moments before their worker died).
+    lost = liveness.runs_of_silent_processes().update(
+        status=ActionRun.Status.PENDING,
+        enqueued_at=None,
+        last_error="worker process stopped sending heartbeats",
+    )
+    if lost:
+        logger.warning("took back %d runs of worker processes that stopped beating", lost)
+    liveness.heartbeats_forget()
     stuck = list(
         ActionRun.objects.filter(status=ActionRun.Status.PENDING, run_after__lte=now)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stuck_since))

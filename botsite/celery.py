@@ -51,3 +51,14 @@ def _realtime_bridge_start(**_: object) -> None:
 
 
 worker_process_init.connect(_realtime_bridge_start, weak=False)
+
+
+def _heartbeat_start(**_: object) -> None:
+    # Each pool process beats for itself: a whole worker that dies goes silent, and the
+    # sweeper takes its runs back without waiting for the run timeout (actions.liveness).
+    from actions import liveness
+
+    liveness.heartbeat_start()
+
+
+worker_process_init.connect(_heartbeat_start, weak=False)

@@ -245,6 +245,9 @@ ACTION_RUN_SWEEP_SECONDS = env.int("ACTION_RUN_SWEEP_SECONDS", default=30)
 # is re-enqueued by the sweeper: a lost broker message or a killed worker loses nothing.
 ACTION_RUN_STUCK_SECONDS = env.int("ACTION_RUN_STUCK_SECONDS", default=60)
 ACTION_RUN_TIMEOUT_SECONDS = env.int("ACTION_RUN_TIMEOUT_SECONDS", default=300)
+# Each worker pool process writes a heartbeat this often; the sweeper takes back the runs
+# of a process silent for three beats, long before the run timeout.
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 # Runs one worker task may take at once: the runs due now that one transaction wrote go to
 # the broker in tasks of this many, and a task with room to spare takes due ones queued
 # behind it; their replies are stored in one transaction. 1: a task per run, alone.

@@ -144,15 +144,22 @@ def test_a_worker_killed_while_its_tasks_hold_several_runs_answers_each_exactly_
     topology, held_weather_api
 ):
     """A task takes along the runs waiting behind it: a crash of the whole worker loses
-    them all at once, and the sweeper must bring every one of them back."""
+    them all at once. Nothing delivers its tasks again, and the run timeout is out of
+    reach here: the sweeper sees the worker's heartbeats stop and takes every run back."""
     weather_command(held_weather_api)
+    topology.env = {
+        **topology.env,
+        "ACTION_RUN_TIMEOUT_SECONDS": "3600",
+        "WORKER_HEARTBEAT_SECONDS": "1",
+    }
     with ExitStack() as stack:
         chats, runs = runs_claimed_by_hanging_tasks(topology, CITIES, stack)
         topology.worker.stop(sig=signal.SIGKILL)
         HeldApi.released.set()
         topology.worker_start("worker-2")
 
-        answered_each_exactly_once(chats, CITIES, runs, timeout=60)
+        answered_each_exactly_once(chats, CITIES, runs, timeout=30)
+    assert "runs of worker processes that stopped beating" in topology.worker.log()
 
 
 def test_runs_of_a_pool_process_that_died_are_taken_back_by_their_redelivered_task(

@@ -1,0 +1,88 @@
+"""Which worker processes are alive.
+
+Each prefork pool process writes a heartbeat row every `WORKER_HEARTBEAT_SECONDS` from a
+thread of its own, and the runs it claims carry its name. When a whole worker dies (killed,
+out of memory, its host gone), nothing delivers its tasks again before the broker's
+visibility timeout; the sweeper sees the silent heartbeat instead and takes the runs back
+within three beats, not after `ACTION_RUN_TIMEOUT_SECONDS`. A process that does not beat
+(the embedded run's thread pool, a test) claims runs without a name, and only the timeout
+takes those back.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from actions.models import ActionRun, WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+#: Heartbeat rows of processes silent this long are deleted by the sweeper.
+HEARTBEAT_FORGET_AFTER = timedelta(days=1)
+
+_process: str = ""
+
+
+def process_name() -> str:
+    """This process's name in heartbeats, or "" when it does not beat."""
+    return _process
+
+
+def heartbeat_start() -> str:
+    """Beat for this process from now on: the first beat before any run is claimed under
+    its name, then one every `WORKER_HEARTBEAT_SECONDS` on a daemon thread."""
+    global _process
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    heartbeat_write(name)
+    _process = name
+    threading.Thread(target=_beat_forever, args=(name,), name="heartbeat", daemon=True).start()
+    return name
+
+
+def _beat_forever(name: str) -> None:
+    while True:
+        time.sleep(settings.WORKER_HEARTBEAT_SECONDS)
+        try:
+            heartbeat_write(name)
+        except DatabaseError:
+            # A missed beat or two is tolerated; three make the process's runs look lost.
+            logger.warning("heartbeat of %s not written", name, exc_info=True)
+        finally:
+            connection.close()  # give the thread's connection back between beats
+
+
+def heartbeat_write(name: str) -> None:
+    WorkerHeartbeat.objects.update_or_create(process=name, defaults={"beat_at": timezone.now()})
+
+
+def silent_since() -> datetime:
+    return timezone.now() - timedelta(seconds=3 * settings.WORKER_HEARTBEAT_SECONDS)
+
+
+def runs_of_silent_processes() -> QuerySet[ActionRun]:
+    """Running runs claimed by a process whose heartbeat has stopped."""
+    since = silent_since()
+    beating = WorkerHeartbeat.objects.filter(
+        process=OuterRef("claimed_by_process"), beat_at__gte=since
+    )
+    return (
+        ActionRun.objects.filter(status=ActionRun.Status.RUNNING, started_at__lt=since)
+        .exclude(claimed_by_process="")
+        .exclude(Exists(beating))
+    )
+
+
+def heartbeats_forget() -> int:
+    """Delete the rows of processes long gone; returns how many."""
+    deleted, _ = WorkerHeartbeat.objects.filter(
+        beat_at__lt=timezone.now() - HEARTBEAT_FORGET_AFTER
+    ).delete()
+    return deleted
