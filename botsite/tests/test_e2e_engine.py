@@ -167,9 +167,13 @@ def test_runs_of_a_pool_process_that_died_are_taken_back_by_their_redelivered_ta
 ):
     """The pool process dies, the worker lives: the worker hands the task back to the
     broker, and its next delivery takes back the runs at once, not after the sweeper's
-    timeout (set out of reach here)."""
+    timeout nor three missed heartbeats (both set out of reach here)."""
     weather_command(held_weather_api)
-    topology.env = {**topology.env, "ACTION_RUN_TIMEOUT_SECONDS": "3600"}
+    topology.env = {
+        **topology.env,
+        "ACTION_RUN_TIMEOUT_SECONDS": "3600",
+        "WORKER_HEARTBEAT_SECONDS": "3600",
+    }
     with ExitStack() as stack:
         chats, runs = runs_claimed_by_hanging_tasks(topology, CITIES, stack)
         pool = topology.worker.children()
@@ -180,6 +184,7 @@ def test_runs_of_a_pool_process_that_died_are_taken_back_by_their_redelivered_ta
 
         answered_each_exactly_once(chats, CITIES, runs, timeout=30)
     assert "WorkerLostError" in topology.worker.log()
+    assert "runs its earlier delivery left" in topology.worker.log()
 
 
 def test_a_question_a_reminder_and_sentences_over_the_chat(topology):
