@@ -11,6 +11,7 @@ takes those back.
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -40,8 +41,14 @@ def heartbeat_start() -> str:
     """Beat for this process from now on: the first beat before any run is claimed under
     its name, then one every `WORKER_HEARTBEAT_SECONDS` on a daemon thread."""
     global _process
-    name = f"{socket.gethostname()}:{os.getpid()}"
-    heartbeat_write(name)
+    # The random part keeps a restarted process apart from the dead one it replaces: a
+    # container restarted in place has the same host name and often the same pids.
+    name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    try:
+        heartbeat_write(name)
+    except DatabaseError:
+        # Claims need the database too; the thread's next beats make up for this one.
+        logger.warning("first heartbeat of %s not written", name, exc_info=True)
     _process = name
     threading.Thread(target=_beat_forever, args=(name,), name="heartbeat", daemon=True).start()
     return name

@@ -243,7 +243,7 @@ class ActionRun(models.Model):
         max_length=200,
         blank=True,
         db_default="",
-        help_text="The worker process running it (host:pid), when that process sends "
+        help_text="The worker process running it (host:pid:random), when that process sends "
         "heartbeats; if they stop, the sweeper takes the run back.",
     )
     claimed_by_task = models.CharField(
@@ -270,7 +270,7 @@ class ActionRun(models.Model):
 class WorkerHeartbeat(models.Model):
     """The last sign of life of one worker pool process (`actions.liveness`)."""
 
-    process = models.CharField(max_length=200, unique=True, help_text="host:pid")
+    process = models.CharField(max_length=200, unique=True, help_text="host:pid:random")
     beat_at = models.DateTimeField()
 
     def __str__(self) -> str:
