@@ -16,6 +16,11 @@ logger = logging.getLogger(__name__)
 
 def worker_start(app: Celery, *, concurrency: int) -> threading.Thread:
     """Start a worker with a thread pool, so one slow action does not hold up other users."""
+    from actions import liveness
+
+    # A thread pool gets no `worker_process_init`: beat for the process here, so the runs
+    # of a process that was killed are taken back soon after the next start.
+    liveness.heartbeat_start()
     worker = app.WorkController(
         hostname=f"embedded@{socket.gethostname()}",
         pool_cls="threads",

@@ -1,6 +1,8 @@
 """`make run` as a newcomer runs it: real server, worker and beat in one process, on SQLite."""
 
+import json
 import re
+import signal
 import sys
 
 import httpx
@@ -21,6 +23,7 @@ from botsite.tests.processes import (
 )
 from botsite.tests.sites import embedded_site
 from botsite.tests.subprocess_env import clean_env, run_manage, run_module, run_python
+from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -46,11 +49,12 @@ print([m.objects.count() for m in (Bot, Action, Command, Publisher, Post)])
 """
 
 
-def make_run(tmp_path, port: int, name: str) -> Process:
+def make_run(tmp_path, port: int, name: str, **settings: str) -> Process:
     env = clean_env(
         BOTSITE_DATA_DIR=str(tmp_path / "data"),
         ACTION_RUN_SWEEP_SECONDS="1",
         PYTHON=sys.executable,
+        **settings,
     )
     process = start(name, ["make", "--no-print-directory", "run", f"PORT={port}"], env, tmp_path)
     wait_until(
@@ -110,6 +114,51 @@ def test_make_run_answers_through_its_worker_fires_beat_and_stops_on_ctrl_c(tmp_
         again.stop()
     counts = run_python(COUNT_DEMO_ROWS, clean_env(BOTSITE_DATA_DIR=str(tmp_path / "data")))
     assert counts.stdout.strip() == "[1, 19, 19, 1, 7]", counts.stderr
+
+
+@pytest.fixture
+def held_weather_api():
+    yield from api_serve(HeldApi)
+
+
+HANGING_WEATHER = """
+import django
+django.setup()
+from actions.models import Action, Command
+from conversations.models import Bot
+bot = Bot.objects.get(slug="demo")
+action = Action.objects.create(bot=bot, name="weather", kind="http_json", config={{
+    "url": "{api}/weather", "fields": {{"temp": "temp"}}, "reply": "It is {{temp}}°.",
+}})
+Command.objects.create(bot=bot, word="weather", action=action)
+"""
+
+
+def test_a_question_in_flight_when_the_process_was_killed_is_answered_after_a_restart(
+    tmp_path, held_weather_api
+):
+    data = {"BOTSITE_DATA_DIR": str(tmp_path / "data")}
+    fast_beats = {"WORKER_HEARTBEAT_SECONDS": "1", "HTTP_ALLOWED_HOSTS": "127.0.0.1"}
+    port = free_port()
+    system = make_run(tmp_path, port, "make-run", **fast_beats)
+    added = run_python(HANGING_WEATHER.format(api=held_weather_api), clean_env(**data))
+    assert added.returncode == 0, added.stderr
+    with chat_socket(port) as chat:
+        chat.send('{"type": "hello"}')
+        welcome = receive_until(chat, lambda frame: frame["type"] == "welcome", timeout=10)
+        chat.send('{"type": "message", "text": "!weather"}')
+        wait_until(lambda: SlowOnceApi.hits, timeout=30, what="the action to call the API")
+    system.stop(sig=signal.SIGKILL)  # server, worker and beat: one process
+    HeldApi.released.set()
+
+    again = make_run(tmp_path, port, "make-run-again", **fast_beats)
+    try:
+        with chat_socket(port) as chat:
+            chat.send(json.dumps({"type": "hello", "visitor": welcome["visitor"]}))
+            receive_until(chat, bot_says("It is 21°."), timeout=30)
+    finally:
+        again.stop()
+    assert "runs of worker processes that stopped beating" in again.log()
 
 
 def test_a_separate_worker_refuses_the_in_process_broker(tmp_path):

@@ -4,64 +4,19 @@ beat processes, a worker killed in the middle of an action, questions, reminders
 import json
 import os
 import signal
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from actions.models import Action, ActionRun, Command
 from botsite.tests.processes import bot_says, chat_socket, receive_until, wait_until
+from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 from conversations.models import Bot, Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
-
-
-class SlowOnceApi(BaseHTTPRequestHandler):
-    """Answers the weather; the first request hangs long enough to kill the worker."""
-
-    hits: list[float] = []
-
-    def do_GET(self) -> None:
-        SlowOnceApi.hits.append(time.monotonic())
-        if len(SlowOnceApi.hits) == 1:
-            time.sleep(5)
-        self.answer()
-
-    def answer(self) -> None:
-        body = json.dumps({"temp": 21}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class HeldApi(SlowOnceApi):
-    """Answers the weather once `released` is set; until then every request hangs."""
-
-    released = threading.Event()
-
-    def do_GET(self) -> None:
-        SlowOnceApi.hits.append(time.monotonic())
-        HeldApi.released.wait(timeout=30)
-        self.answer()
-
-
-def api_serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    SlowOnceApi.hits = []
-    HeldApi.released = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    HeldApi.released.set()
-    server.shutdown()
 
 
 @pytest.fixture
