@@ -18,7 +18,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -38,32 +38,29 @@ def process_name() -> str:
 
 
 def heartbeat_start() -> str:
-    """Beat for this process from now on: the first beat before any run is claimed under
-    its name, then one every `WORKER_HEARTBEAT_SECONDS` on a daemon thread."""
+    """Beat for this process from now on, on a daemon thread: at once, then every
+    `WORKER_HEARTBEAT_SECONDS`. Returns the process's name."""
     global _process
     # The random part keeps a restarted process apart from the dead one it replaces: a
     # container restarted in place has the same host name and often the same pids.
-    name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    try:
-        heartbeat_write(name)
-    except DatabaseError:
-        # Claims need the database too; the thread's next beats make up for this one.
-        logger.warning("first heartbeat of %s not written", name, exc_info=True)
-    _process = name
-    threading.Thread(target=_beat_forever, args=(name,), name="heartbeat", daemon=True).start()
-    return name
+    _process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    threading.Thread(target=_beat_forever, args=(_process,), name="heartbeat", daemon=True).start()
+    return _process
 
 
 def _beat_forever(name: str) -> None:
+    # Runs claimed before the first beat lands are safe: the sweeper only takes back runs
+    # claimed more than three beats ago.
     while True:
-        time.sleep(settings.WORKER_HEARTBEAT_SECONDS)
         try:
             heartbeat_write(name)
-        except DatabaseError:
-            # A missed beat or two is tolerated; three make the process's runs look lost.
+        except Exception:
+            # Whatever failed, the thread goes on: a thread that died would make a live
+            # process look dead. A missed beat or two is tolerated; three are not.
             logger.warning("heartbeat of %s not written", name, exc_info=True)
         finally:
-            connection.close()  # give the thread's connection back between beats
+            connection.close()  # the thread's own connection, back to the pool between beats
+        time.sleep(settings.WORKER_HEARTBEAT_SECONDS)
 
 
 def heartbeat_write(name: str) -> None:
