@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from botsite.fields import StringListField
@@ -211,7 +212,10 @@ class Message(models.Model):
     trace = models.JSONField(
         default=list, blank=True, help_text="How the engine understood this message."
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The database's clock, not the writing process's: messages written by servers and
+    # workers on different hosts are compared by time (the catch-up overlap, the events'
+    # settling delay), and one clock cannot be skewed against itself.
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

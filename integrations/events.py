@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import CharField, Exists, Max, OuterRef, Q
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
 from conversations.models import Message, Room
@@ -87,13 +87,16 @@ def _message_payload(message: Message) -> dict[str, Any]:
     }
 
 
-def _message_events(hook: EventHook, settled: Any) -> list[EventDelivery]:
+def _message_events(hook: EventHook) -> list[EventDelivery]:
     wanted = {EventType.MESSAGE_RECEIVED, EventType.REPLY_SENT} & set(hook.events)
     if not wanted:
         return []
     messages = (
         Message.objects.filter(
-            room__bot_id=hook.endpoint.bot_id, id__gt=hook.last_message_id, created_at__lte=settled
+            room__bot_id=hook.endpoint.bot_id,
+            id__gt=hook.last_message_id,
+            # On the clock that stamped the messages: the database's (Message.created_at).
+            created_at__lte=Now() - timedelta(seconds=settings.EVENT_SETTLE_SECONDS),
         )
         .select_related("room__bot", "participant")
         .order_by("id")
@@ -212,7 +215,7 @@ def event_hook_scan(*, hook_id: int) -> int:
         if hook is None:
             return 0  # another scan holds it
         rows = [
-            *_message_events(hook, settled),
+            *_message_events(hook),
             *_publisher_events(hook, settled),
             *_delivery_events(hook),
         ]

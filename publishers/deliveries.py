@@ -164,7 +164,7 @@ def _room_batch_send(post: Post) -> list[OutboundMessage]:
             return []
         now = timezone.now()
         messages = Message.objects.bulk_create(
-            Message(room_id=room_id, sender_kind=Message.SenderKind.BOT, text=text, created_at=now)
+            Message(room_id=room_id, sender_kind=Message.SenderKind.BOT, text=text)
             for _, room_id in rows
         )
         Delivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(
@@ -178,7 +178,7 @@ def _room_batch_send(post: Post) -> list[OutboundMessage]:
             sender_name=post.publisher.bot.name,
             text=text,
             html="",
-            created_at=now.isoformat(),
+            created_at=message.created_at.isoformat(),
         )
         for message in messages
     ]

@@ -1,14 +1,16 @@
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from actions.models import ActionRun, ResponseTemplate
 from conversations import services
 from conversations.exceptions import BotNotFound
 from conversations.models import BotMiddleware, Message, Participant, Room
-from conversations.tests.factories import BotFactory, inbound_message
+from conversations.tests.factories import BotFactory, RoomFactory, inbound_message
 
 inbound = inbound_message
 
@@ -169,3 +171,21 @@ def test_retention_expires_the_message_and_its_replies_and_the_purge_removes_the
     assert services.messages_expired_purge() == 0
     Message.objects.update(expires_at=timezone.now())
     assert services.messages_expired_purge() == 2
+
+
+def test_a_message_is_stamped_by_the_database_clock_whoever_writes_it(db):
+    """Servers and workers on several hosts write messages, and the catch-up compares
+    their times: the stamp comes from one clock, the database's, also for a writer that
+    does not give one (another host's process, the previous release, raw SQL)."""
+    room = RoomFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO conversations_message (room_id, sender_kind, text, html, trace)"
+            " VALUES (%s, 'bot', 'from elsewhere', '', '[]')",
+            [room.pk],
+        )
+    stored = Message.objects.get(text="from elsewhere")
+    assert abs(stored.created_at - timezone.now()) < timedelta(seconds=5)
+
+    via_orm = Message.objects.create(room=room, sender_kind="bot", text="here")
+    assert via_orm.created_at == Message.objects.get(pk=via_orm.pk).created_at
