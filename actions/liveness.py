@@ -15,12 +15,13 @@ import secrets
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
-from django.utils import timezone
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Now
 
 from actions.models import ActionRun, WorkerHeartbeat
 
@@ -64,11 +65,14 @@ def _beat_forever(name: str) -> None:
 
 
 def heartbeat_write(name: str) -> None:
-    WorkerHeartbeat.objects.update_or_create(process=name, defaults={"beat_at": timezone.now()})
+    # Beats are stamped and judged by the database's clock: worker hosts' clocks may be
+    # skewed against the sweeper's by more than three beats.
+    WorkerHeartbeat.objects.update_or_create(process=name, defaults={"beat_at": Now()})
 
 
-def silent_since() -> datetime:
-    return timezone.now() - timedelta(seconds=3 * settings.WORKER_HEARTBEAT_SECONDS)
+def silent_since() -> CombinedExpression:
+    """Three beats ago, by the database's clock (an expression for querysets)."""
+    return Now() - timedelta(seconds=3 * settings.WORKER_HEARTBEAT_SECONDS)
 
 
 def runs_of_silent_processes() -> QuerySet[ActionRun]:
@@ -86,7 +90,5 @@ def runs_of_silent_processes() -> QuerySet[ActionRun]:
 
 def heartbeats_forget() -> int:
     """Delete the rows of processes long gone; returns how many."""
-    deleted, _ = WorkerHeartbeat.objects.filter(
-        beat_at__lt=timezone.now() - HEARTBEAT_FORGET_AFTER
-    ).delete()
+    deleted, _ = WorkerHeartbeat.objects.filter(beat_at__lt=Now() - HEARTBEAT_FORGET_AFTER).delete()
     return deleted

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from actions import liveness, services
@@ -76,3 +77,15 @@ def test_the_rows_of_processes_long_gone_are_forgotten():
     services.action_runs_sweep()
 
     assert list(WorkerHeartbeat.objects.values_list("process", flat=True)) == ["recent:2"]
+
+
+def test_staff_see_which_worker_processes_are_beating(admin_client, settings):
+    settings.WORKER_HEARTBEAT_SECONDS = 10
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(process="alive:1:aa", beat_at=now - timedelta(seconds=5))
+    WorkerHeartbeat.objects.create(process="dead:2:bb", beat_at=now - timedelta(seconds=31))
+
+    page = admin_client.get(reverse("admin:actions_workerheartbeat_changelist")).content.decode()
+
+    alive, dead = page.index("alive:1:aa"), page.index("dead:2:bb")
+    assert page.index('alt="True"', alive) < dead < page.index('alt="False"', dead)
