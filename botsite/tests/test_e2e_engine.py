@@ -61,22 +61,33 @@ def test_a_worker_killed_in_the_middle_of_an_action_answers_exactly_once(topolog
     assert len(SlowOnceApi.hits) == 2
 
 
-def runs_claimed_by_hanging_tasks(topology, cities: list[str], stack: ExitStack):
+CITIES = ["Oslo", "Lima", "Pune", "Baku", "Riga", "Suva"]
+
+
+def runs_claimed_by_hanging_tasks(topology, stack: ExitStack, *, heartbeat_seconds: int):
     """Questions from sockets of their own, queued while no worker runs, then claimed by a
-    new worker whose tasks hang in the weather API; returns the sockets and the runs."""
+    new worker whose tasks hang in the weather API; returns the sockets and the runs.
+
+    The run timeout is out of reach for the workers started from here, so only the
+    mechanism a test is about can bring the runs back."""
+    topology.env = {
+        **topology.env,
+        "ACTION_RUN_TIMEOUT_SECONDS": "3600",
+        "WORKER_HEARTBEAT_SECONDS": str(heartbeat_seconds),
+    }
     topology.worker.stop()
-    chats = [stack.enter_context(chat_socket(topology.port)) for _ in cities]
-    for chat, city in zip(chats, cities, strict=True):
+    chats = [stack.enter_context(chat_socket(topology.port)) for _ in CITIES]
+    for chat, city in zip(chats, CITIES, strict=True):
         chat.send(json.dumps({"type": "message", "text": f"!weather {city}"}))
     runs = ActionRun.objects.filter(action_name="weather")
-    wait_until(lambda: runs.filter(enqueued_at__isnull=False).count() == len(cities),
+    wait_until(lambda: runs.filter(enqueued_at__isnull=False).count() == len(CITIES),
                timeout=30, what="every run to be queued")  # fmt: skip
     topology.worker_start("worker-1")
-    wait_until(lambda: runs.filter(status=ActionRun.Status.RUNNING).count() == len(cities),
+    wait_until(lambda: runs.filter(status=ActionRun.Status.RUNNING).count() == len(CITIES),
                timeout=30, what="the worker to claim every run")  # fmt: skip
     # Each task calls the API for its first run and hangs there: fewer calls than claimed
     # runs means a task holds several.
-    assert len(SlowOnceApi.hits) < len(cities)
+    assert len(SlowOnceApi.hits) < len(CITIES)
     return chats, runs
 
 
@@ -92,9 +103,6 @@ def answered_each_exactly_once(chats, cities: list[str], runs, *, timeout: float
         assert Message.objects.filter(reply_to=run.message, sender_kind="bot").count() == 1
 
 
-CITIES = ["Oslo", "Lima", "Pune", "Baku", "Riga", "Suva"]
-
-
 def test_a_worker_killed_while_its_tasks_hold_several_runs_answers_each_exactly_once(
     topology, held_weather_api
 ):
@@ -102,13 +110,8 @@ def test_a_worker_killed_while_its_tasks_hold_several_runs_answers_each_exactly_
     them all at once. Nothing delivers its tasks again, and the run timeout is out of
     reach here: the sweeper sees the worker's heartbeats stop and takes every run back."""
     weather_command(held_weather_api)
-    topology.env = {
-        **topology.env,
-        "ACTION_RUN_TIMEOUT_SECONDS": "3600",
-        "WORKER_HEARTBEAT_SECONDS": "1",
-    }
     with ExitStack() as stack:
-        chats, runs = runs_claimed_by_hanging_tasks(topology, CITIES, stack)
+        chats, runs = runs_claimed_by_hanging_tasks(topology, stack, heartbeat_seconds=1)
         topology.worker.stop(sig=signal.SIGKILL)
         HeldApi.released.set()
         topology.worker_start("worker-2")
@@ -124,13 +127,8 @@ def test_runs_of_a_pool_process_that_died_are_taken_back_by_their_redelivered_ta
     broker, and its next delivery takes back the runs at once, not after the sweeper's
     timeout nor three missed heartbeats (both set out of reach here)."""
     weather_command(held_weather_api)
-    topology.env = {
-        **topology.env,
-        "ACTION_RUN_TIMEOUT_SECONDS": "3600",
-        "WORKER_HEARTBEAT_SECONDS": "3600",
-    }
     with ExitStack() as stack:
-        chats, runs = runs_claimed_by_hanging_tasks(topology, CITIES, stack)
+        chats, runs = runs_claimed_by_hanging_tasks(topology, stack, heartbeat_seconds=3600)
         pool = topology.worker.children()
         assert len(pool) == 2, pool
         for pid in pool:
