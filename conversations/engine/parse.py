@@ -11,6 +11,7 @@ from conversations.engine.arguments import (
     arguments_from_groups,
     arguments_missing,
     arguments_usage,
+    sentence_end_strip,
 )
 from conversations.engine.messages import (
     ActionCall,
@@ -45,11 +46,11 @@ def later_split(text: str) -> tuple[str, int]:
 
 
 def command_split(bot: BotSnapshot, text: str) -> tuple[str, str] | None:
-    """`!Help me` → ("help", "me"); None when the text is not a command."""
+    """`!Help me.` → ("help", "me"); None when the text is not a command."""
     if not text.startswith(bot.command_prefix):
         return None
     word, _, rest = text[len(bot.command_prefix) :].partition(" ")
-    word = word.strip().lower()
+    word = sentence_end_strip(word).strip().lower()
     return (word, rest.strip()) if word else None
 
 

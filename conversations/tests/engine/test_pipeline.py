@@ -276,3 +276,13 @@ def test_patterns_see_the_text_without_the_delay():
 
     [call] = outcome.calls
     assert (call.arguments, call.delay_seconds) == ({"times": 3, "text": "hi"}, 300)
+
+
+def test_punctuation_ending_a_message_is_no_part_of_the_command_or_its_arguments():
+    [call] = process("!repeat 3!").calls
+    [fixed] = process("!twice.").calls
+    [named] = process("Hey bot, say hi three times.", bot=with_patterns(REPEAT)).calls
+
+    assert call.arguments == {"times": 3}
+    assert fixed.arguments == {"times": 2}
+    assert named.arguments == {"times": 3, "text": "hi"}
