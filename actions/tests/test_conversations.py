@@ -145,6 +145,18 @@ def test_questions_are_per_participant_and_expire(demo):
     assert action_pending_purge() == 1
 
 
+def test_a_command_during_a_question_runs_and_is_not_stored_as_the_answer():
+    assert say("!remember") == ["What should I call it?"]
+
+    replies = say("!help")
+
+    assert replies[0] == "OK, I won't wait for your answer to “What should I call it?” any more."
+    assert replies[1].startswith("Demo bot understands these commands:")
+    assert not PendingAction.objects.exists()
+    assert not MemoryEntry.objects.filter(key__startswith="note:").exists()
+    assert say("wifi") == [], "free text in a group room is no answer any more"
+
+
 def test_cancel_ends_the_question():
     assert say("!recall") == ["What did I remember it as?"]
 

@@ -206,6 +206,24 @@ def _ask_for_missing(
 CANCEL_WORDS = {"cancel", "stop", "never mind", "nevermind", "forget it"}
 
 
+def pending_drop(pending: PendingCall, outcome: Outcome) -> None:
+    """A command came instead of an answer: it runs, and the question is no longer open.
+
+    Only one question can be open per participant and room, a command may ask its own, and
+    its reply may come from a worker later, after any question asked again now; so the
+    question ends, and the participant is told before the command's own replies.
+    """
+    outcome.is_pending_done = True
+    outcome.note("parse", parser="continuation", action=pending.action.name, result="dropped")
+    outcome.responses.append(
+        Response(
+            text=f"OK, I won't wait for your answer to “{pending.prompt}” any more.",
+            template="pending_dropped",
+            values={"prompt": pending.prompt, "action": pending.action.name},
+        )
+    )
+
+
 def continuation_parse(
     pending: PendingCall, text: str, outcome: Outcome, args_type_for: ArgsTypeFor
 ) -> None:

@@ -15,8 +15,10 @@ from conversations.engine.parse import (
     ArgsTypeFor,
     addressed_text,
     command_parse,
+    command_split,
     continuation_parse,
     patterns_parse,
+    pending_drop,
 )
 from conversations.middleware.base import (
     CounterPort,
@@ -64,7 +66,8 @@ def message_process(
     """Decide what to do with one message: which actions to call, what to answer at once.
 
     `pending` is the call waiting for this participant's answer in this room, if any: the
-    message answers it before anything else is tried.
+    message answers it before anything else is tried, unless it is a command. A command
+    always runs, and ends the question with a word saying so.
     """
     outcome = Outcome()
     ctx = MiddlewareContext(
@@ -76,9 +79,11 @@ def message_process(
         return outcome
     outcome.retention_seconds = passed.retention_seconds
     processed = passed.text
-    if pending is not None:
+    if pending is not None and command_split(bot, processed) is None:
         continuation_parse(pending, processed, outcome, args_type_for)
         return outcome
+    if pending is not None:
+        pending_drop(pending, outcome)
     if command_parse(bot, participant, processed, outcome, args_type_for):
         return _scheduled_acknowledge(outcome)
     addressed = addressed_text(bot, room, processed)

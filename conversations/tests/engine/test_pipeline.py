@@ -235,13 +235,42 @@ def test_cancel_drops_the_waiting_call():
     assert outcome.responses[0].text == "OK, cancelled."
 
 
-def test_the_answer_is_taken_before_commands_are_parsed():
+def test_a_command_runs_while_a_question_is_open_and_ends_the_question_with_a_note():
+    bot = snapshots.bot(commands={**snapshots.bot().commands, **with_prompts().commands})
+    pending = process("!repeat", bot=bot).pending
+
+    outcome = process("!twice", bot=bot, pending=pending)
+
+    assert [(call.action.name, call.arguments) for call in outcome.calls] == [
+        ("twice", {"times": 2})
+    ]
+    assert outcome.is_pending_done
+    assert outcome.pending is None
+    assert [(r.text, r.template) for r in outcome.responses] == [
+        ("OK, I won't wait for your answer to “How many times?” any more.", "pending_dropped")
+    ]
+
+
+def test_a_command_that_asks_its_own_question_replaces_the_open_one():
     pending = process("!repeat", bot=with_prompts()).pending
 
-    outcome = process("!twice", bot=with_prompts(), pending=pending)
+    outcome = process("!repeat", bot=with_prompts(), pending=pending)
 
-    assert outcome.calls == []
-    assert "How many times?" in outcome.responses[0].text
+    assert outcome.is_pending_done
+    assert outcome.pending == pending
+    assert [r.text for r in outcome.responses] == [
+        "OK, I won't wait for your answer to “How many times?” any more.",
+        "How many times?",
+    ]
+
+
+def test_an_unknown_command_is_still_a_command_while_a_question_is_open():
+    pending = process("!repeat", bot=with_prompts()).pending
+
+    outcome = process("!dance", bot=with_prompts(), pending=pending)
+
+    assert outcome.is_pending_done
+    assert [r.template for r in outcome.responses] == ["pending_dropped", "unknown_command"]
 
 
 @pytest.mark.parametrize(
