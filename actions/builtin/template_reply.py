@@ -4,14 +4,13 @@ from django import forms
 
 from actions.base import ActionContext, ActionType
 from actions.registry import action_types
-from conversations.engine.arguments import DictatedText
 from conversations.engine.messages import ActionCall, Response
 from conversations.engine.render import TemplateError, template_fill, template_names
 
 
 @dataclass(frozen=True)
 class TemplateReplyArgs:
-    text: DictatedText | None = None
+    text: str | None = None
 
 
 @action_types.register
