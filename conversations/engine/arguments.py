@@ -61,6 +61,19 @@ def arguments_missing(args_cls: type, values: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def arguments_to_ask(
+    args_cls: type, values: Mapping[str, Any], prompts: Mapping[str, str]
+) -> list[str]:
+    """The fields a participant left out that the bot asks for, in field order: the
+    required ones, and the optional ones staff gave a prompt for."""
+    required = arguments_missing(args_cls, values)
+    return [
+        field.name
+        for field in dataclasses.fields(args_cls)
+        if field.name not in values and (field.name in required or field.name in prompts)
+    ]
+
+
 def argument_convert(args_cls: type, name: str, raw: str) -> Any:
     """One answer for one field, converted by the field's type ("three" → 3 for an int)."""
     annotation = typing.get_type_hints(args_cls)[name]

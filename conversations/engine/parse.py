@@ -1,7 +1,8 @@
 """Finding action calls in a message's text."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from conversations.engine.arguments import (
     ArgumentError,
@@ -10,6 +11,7 @@ from conversations.engine.arguments import (
     arguments_bind,
     arguments_from_groups,
     arguments_missing,
+    arguments_to_ask,
     arguments_usage,
     sentence_end_strip,
 )
@@ -103,7 +105,7 @@ def command_parse(
     try:
         arguments = arguments_bind(args_type, command.arguments, rest)
     except MissingArguments as missing:
-        if _ask_for_missing(action, missing, f"command:{word}", outcome):
+        if _ask_for_missing(action, args_type, missing.values, f"command:{word}", outcome):
             return True
         error: ArgumentError = missing
         outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
@@ -112,6 +114,8 @@ def command_parse(
     except ArgumentError as error:
         outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
         outcome.responses.append(_bad_arguments(error, prefix, word, args_type))
+        return True
+    if _ask_for_missing(action, args_type, arguments, f"command:{word}", outcome):
         return True
     outcome.note("parse", parser="command", word=word, action=action.name, arguments=arguments)
     outcome.calls.append(
@@ -152,13 +156,15 @@ def patterns_parse(
         try:
             arguments = arguments_from_groups(args_type, match.pattern.arguments, match.groups)
         except MissingArguments as missing:
-            if not _ask_for_missing(action, missing, source, outcome):
+            if not _ask_for_missing(action, args_type, missing.values, source, outcome):
                 outcome.note("parse", **step, refused="arguments", error=str(missing))
                 outcome.responses.append(_did_not_get(missing))
             continue
         except ArgumentError as error:
             outcome.note("parse", **step, refused="arguments", error=str(error))
             outcome.responses.append(_did_not_get(error))
+            continue
+        if _ask_for_missing(action, args_type, arguments, source, outcome):
             continue
         outcome.note("parse", **step, action=action.name, arguments=arguments)
         outcome.calls.append(
@@ -185,20 +191,30 @@ def _did_not_get(error: ArgumentError) -> Response:
 
 
 def _ask_for_missing(
-    action: ActionSnapshot, missing: MissingArguments, source: str, outcome: Outcome
+    action: ActionSnapshot,
+    args_type: type,
+    values: Mapping[str, Any],
+    source: str,
+    outcome: Outcome,
 ) -> bool:
-    """Ask for the first missing argument when staff gave a prompt for it. Returns if asked.
+    """Ask for the first argument left out that staff gave a prompt for, required or
+    optional. Returns if asked; not when a required one left out has no prompt (the call
+    cannot be made, say why instead).
 
     Only one question can be open per participant and room, so a second one in the same
     message is not asked.
     """
-    name = missing.missing[0]
-    if name not in action.prompts or outcome.pending is not None:
+    if outcome.pending is not None:
+        return False
+    if any(name not in action.prompts for name in arguments_missing(args_type, values)):
+        return False
+    to_ask = arguments_to_ask(args_type, values, action.prompts)
+    if not to_ask:
         return False
     outcome.pending = PendingCall(
-        action=action, arguments=missing.values, missing=name, source=source
+        action=action, arguments=dict(values), missing=to_ask[0], source=source
     )
-    outcome.note("parse", parser="prompt", action=action.name, missing=name)
+    outcome.note("parse", parser="prompt", action=action.name, missing=to_ask[0])
     outcome.responses.append(Response(text=outcome.pending.prompt))
     return True
 
@@ -249,11 +265,11 @@ def continuation_parse(
         return
     arguments = {**pending.arguments, pending.missing: value}
     outcome.is_pending_done = True
+    if _ask_for_missing(action, args_type, arguments, pending.source, outcome):
+        return
     still_missing = arguments_missing(args_type, arguments)
     if still_missing:
-        missing = MissingArguments(arguments, still_missing)
-        if not _ask_for_missing(action, missing, pending.source, outcome):
-            outcome.responses.append(_did_not_get(missing))
+        outcome.responses.append(_did_not_get(MissingArguments(arguments, still_missing)))
         return
     outcome.note("parse", parser="continuation", action=action.name, arguments=arguments)
     outcome.calls.append(ActionCall(action=action, arguments=arguments, source=pending.source))

@@ -273,6 +273,71 @@ def test_an_unknown_command_is_still_a_command_while_a_question_is_open():
     assert [r.template for r in outcome.responses] == ["pending_dropped", "unknown_command"]
 
 
+def asking(**prompts):
+    action = replace(snapshots.action("repeat"), prompts=prompts)
+    return snapshots.bot(
+        commands={"repeat": CommandSnapshot(word="repeat", action=action)},
+        patterns=(replace(REPEAT, regex=r"repeat (?P<times>\w+) times", action=action),),
+    )
+
+
+def answer(bot, *texts):
+    """Send the texts one after another, each answering the question the one before asked."""
+    pending, outcome = None, None
+    for text in texts:
+        outcome = process(text, bot=bot, pending=pending)
+        if outcome.is_pending_done or outcome.pending is not None:
+            pending = outcome.pending
+    return outcome
+
+
+def test_an_optional_argument_with_a_prompt_is_asked_for_when_left_out():
+    bot = asking(text="What should I say?")
+
+    asked = process("!repeat 3", bot=bot)
+
+    assert asked.calls == []
+    assert [r.text for r in asked.responses] == ["What should I say?"]
+    assert asked.pending is not None
+    assert (asked.pending.missing, asked.pending.arguments) == ("text", {"times": 3})
+    [call] = answer(bot, "!repeat 3", "hello there").calls
+    assert call.arguments == {"times": 3, "text": "hello there"}
+
+
+def test_an_optional_argument_given_or_without_a_prompt_is_not_asked_for():
+    [given] = process("!repeat 3 yo", bot=asking(text="What should I say?")).calls
+    [unprompted] = process("!repeat 3", bot=asking(times="How many?")).calls
+
+    assert given.arguments == {"times": 3, "text": "yo"}
+    assert unprompted.arguments == {"times": 3}
+
+
+def test_a_pattern_that_leaves_out_a_prompted_optional_argument_asks_for_it():
+    bot = asking(text="What should I say?")
+
+    asked = process("hey bot, repeat 2 times", bot=bot)
+
+    assert [r.text for r in asked.responses] == ["What should I say?"]
+    [call] = answer(bot, "hey bot, repeat 2 times", "bye").calls
+    assert (call.arguments, call.source) == ({"times": 2, "text": "bye"}, "pattern:7")
+
+
+def test_prompted_arguments_are_asked_in_order_required_or_not():
+    bot = asking(times="How many times?", text="What should I say?")
+
+    assert [r.text for r in answer(bot, "!repeat").responses] == ["How many times?"]
+    assert [r.text for r in answer(bot, "!repeat", "two").responses] == ["What should I say?"]
+    [call] = answer(bot, "!repeat", "two", "hi!").calls
+    assert call.arguments == {"times": 2, "text": "hi"}
+
+
+def test_a_required_argument_without_a_prompt_is_refused_even_if_an_optional_one_has_one():
+    outcome = process("!repeat", bot=asking(text="What should I say?"))
+
+    assert outcome.pending is None
+    assert outcome.responses[0].template == "bad_arguments"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
