@@ -261,3 +261,31 @@ def arguments_spec_check(args_cls: type, spec: Any, group_names: set[str] | None
             raise ArgumentError(f"{name!r}: 'as' must be one of {', '.join(sorted(CONVERTERS))}.")
         if "add" in entry and not isinstance(entry["add"], int):
             raise ArgumentError(f"{name!r}: 'add' must be a whole number.")
+
+
+def pattern_groups_check(args_cls: type, spec: Any, group_names: set[str]) -> None:
+    """Every named group of a pattern must fill an argument: by its name, or through a spec
+    in `arguments`. Raises `ArgumentError` naming the first group that fills none, and the
+    action's arguments."""
+    if not isinstance(spec, Mapping):
+        return  # `arguments_spec_check` says why
+    used = set()
+    for field in dataclasses.fields(args_cls):
+        entry = spec.get(field.name)
+        if entry is None:
+            used.add(field.name)
+        elif _is_spec(entry):
+            used.add(entry["group"])
+    for name in sorted(group_names - used):
+        fields = [field.name for field in dataclasses.fields(args_cls)]
+        known = ", ".join(fields) or "none"
+        detail = (
+            "its argument has a fixed value in arguments"
+            if name in fields
+            else f"this action's arguments are: {known}"
+        )
+        raise ArgumentError(
+            f"The group (?P<{name}>…) fills no argument ({detail}). Name the group after an "
+            f'argument, map it in arguments ({{"<argument>": {{"group": "{name}"}}}}), '
+            "or make it unnamed: (?:…)."
+        )

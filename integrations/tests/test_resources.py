@@ -366,3 +366,20 @@ def test_revoked_expired_and_missing_tokens_are_401(endpoint, own):
         "none": (401, "not_authenticated"),
     }
     assert answers["none"]["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_pattern_whose_group_fills_no_argument_is_a_400_naming_the_arguments(api, own):
+    posts = own.bot.actions.create(name="posts", kind="latest_posts", config={})
+    count = own.bot.patterns.count()
+
+    response = api.post(
+        reverse("api:pattern-list"),
+        {"bot": own.bot.slug, "action": posts.pk, "regex": r"posts about (?P<topic>\w+)"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    [message] = response.json()["fields"]["regex"]
+    assert "(?P<topic>…) fills no argument" in message
+    assert "limit, offset, tag" in message
+    assert own.bot.patterns.count() == count

@@ -7,6 +7,7 @@ from conversations.engine.arguments import (
     DictatedText,
     arguments_from_groups,
     arguments_spec_check,
+    pattern_groups_check,
 )
 from conversations.engine.patterns import (
     MAX_INPUT_CHARS,
@@ -193,3 +194,23 @@ def test_a_wide_group_at_the_end_of_a_sentence_gives_the_word_without_its_period
 
 def test_a_group_of_punctuation_alone_fills_nothing():
     assert arguments_from_groups(PostsArgs, {}, {"tag": "?!"}) == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "groups"),
+    [
+        ({}, {"limit", "tag"}),
+        (NTH, {"nth", "tag"}),
+        ({"tag": {"group": "topic"}}, {"topic"}),
+        ({}, set()),
+    ],
+)
+def test_groups_that_fill_arguments_are_accepted(spec, groups):
+    pattern_groups_check(PostsArgs, spec, groups)
+
+
+def test_a_group_that_fills_no_argument_is_refused_naming_the_arguments():
+    with pytest.raises(ArgumentError, match=r"\(\?P<town>…\) fills no argument") as caught:
+        pattern_groups_check(PostsArgs, {}, {"town", "tag"})
+
+    assert "this action's arguments are: limit, offset, tag" in str(caught.value)
