@@ -168,3 +168,11 @@ def test_help_lists_commands_and_the_sentences_the_demo_bot_understands():
 
     assert "!latest-post — Shows the most recent posts." in reply.text
     assert "“get me the 6th most recent post”" in reply.text
+
+
+def test_the_demos_rows_pass_the_checks_staff_edits_go_through():
+    demo_install()
+
+    for model in (Action, Command, Pattern, ResponseTemplate, BotMiddleware):
+        for row in model.objects.all():
+            row.full_clean()

@@ -56,6 +56,26 @@ def command_split(bot: BotSnapshot, text: str) -> tuple[str, str] | None:
     return (word, rest.strip()) if word else None
 
 
+#: The action type whose command lists the others: the one replies may point to.
+HELP_KIND = "help"
+
+
+def help_command(bot: BotSnapshot, participant: ParticipantInfo) -> str:
+    """The command that lists the bot's commands, as the participant types it (`!help`),
+    or "" when the bot has none they may use: no reply points to a command it lacks."""
+    helps = sorted(
+        (word != "help", word)
+        for word, command in bot.commands.items()
+        if command.action.kind == HELP_KIND and participant.trust_level >= command.action.min_trust
+    )
+    return f"{bot.command_prefix}{helps[0][1]}" if helps else ""
+
+
+def hint_after(text: str, help_word: str) -> str:
+    """ "I don't know !x." + " Try !help." when there is a help to try."""
+    return f"{text} Try {help_word}." if help_word else text
+
+
 def addressed_text(bot: BotSnapshot, room: RoomInfo, text: str) -> str | None:
     """The text meant for the bot, without its name: "Hey bot, get me…" → "get me…".
 
@@ -91,11 +111,18 @@ def command_parse(
 
     def refuse(reason: str, template: str, text: str) -> bool:
         outcome.note("parse", parser="command", word=word, refused=reason)
-        outcome.responses.append(Response(text=text, template=template, values={"command": name}))
+        outcome.responses.append(
+            Response(
+                text=text,
+                template=template,
+                values={"command": name, "help_command": help_command(bot, participant)},
+            )
+        )
         return True
 
     if command is None:
-        return refuse("unknown", "unknown_command", f"I don't know {name}. Try {prefix}help.")
+        unknown = hint_after(f"I don't know {name}.", help_command(bot, participant))
+        return refuse("unknown", "unknown_command", unknown)
     action = command.action
     if participant.trust_level < action.min_trust:
         return refuse("trust", "needs_trust", f"Sorry, {name} needs more trust than you have here.")

@@ -17,6 +17,8 @@ from conversations.engine.parse import (
     command_parse,
     command_split,
     continuation_parse,
+    help_command,
+    hint_after,
     patterns_parse,
     pending_drop,
 )
@@ -93,8 +95,11 @@ def message_process(
     if patterns_parse(bot, participant, addressed, outcome, args_type_for):
         return _scheduled_acknowledge(outcome)
     outcome.note("parse", parser="fallback")
-    fallback = bot.fallback_text or f"I didn't understand that. Try {bot.command_prefix}help."
-    outcome.responses.append(Response(text=fallback, template="fallback"))
+    help_word = help_command(bot, participant)
+    fallback = bot.fallback_text or hint_after("I didn't understand that.", help_word)
+    outcome.responses.append(
+        Response(text=fallback, template="fallback", values={"help_command": help_word})
+    )
     return outcome
 
 

@@ -380,3 +380,34 @@ def test_punctuation_ending_a_message_is_no_part_of_the_command_or_its_arguments
     assert call.arguments == {"times": 3}
     assert fixed.arguments == {"times": 2}
     assert named.arguments == {"times": 3, "text": "hi"}
+
+
+def without_help(**commands):
+    others = {w: c for w, c in snapshots.bot().commands.items() if c.action.kind != "help"}
+    return snapshots.bot(commands={**others, **commands})
+
+
+def test_a_bot_without_help_never_points_to_it():
+    bot = without_help()
+
+    assert [r.text for r in process("!dance", bot=bot).responses] == ["I don't know !dance."]
+    assert [r.text for r in process("hey bot, hi", bot=bot).responses] == [
+        "I didn't understand that."
+    ]
+    assert process("hey bot, hi", bot=bot).responses[0].values == {"help_command": ""}
+
+
+def test_the_hint_names_the_help_command_the_bot_has_and_the_participant_may_use():
+    renamed = without_help(
+        commands=CommandSnapshot(word="commands", action=snapshots.action("h", kind="help"))
+    )
+    guarded = without_help(
+        help=CommandSnapshot(word="help", action=snapshots.action("h", kind="help", min_trust=50))
+    )
+
+    assert process("!dance", bot=renamed).responses[0].text == "I don't know !dance. Try !commands."
+    assert process("!dance", bot=guarded).responses[0].text == "I don't know !dance."
+    assert process("!dance", bot=guarded, participant=TRUSTED).responses[0].values == {
+        "command": "!dance",
+        "help_command": "!help",
+    }
