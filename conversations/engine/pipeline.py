@@ -25,6 +25,7 @@ from conversations.engine.parse import (
 from conversations.middleware.base import (
     CounterPort,
     MiddlewareContext,
+    MiddlewareDrop,
     MiddlewareMessage,
     TokenBucketPort,
 )
@@ -44,6 +45,10 @@ def middleware_run(ctx: MiddlewareContext, text: str, outcome: Outcome) -> Middl
             outcome.note("middleware", kind=stage.kind, result="unavailable")
             return None
         result = middleware_types.get(stage.kind)(dict(stage.config)).process(message, ctx)
+        if isinstance(result, MiddlewareDrop):
+            outcome.note("middleware", kind=stage.kind, result="dropped", replied=True)
+            outcome.responses.append(result.reply)
+            return None
         if result is None:
             outcome.note("middleware", kind=stage.kind, result="dropped")
             return None
