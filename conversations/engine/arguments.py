@@ -269,15 +269,15 @@ def pattern_groups_check(args_cls: type, spec: Any, group_names: set[str]) -> No
     action's arguments."""
     if not isinstance(spec, Mapping):
         return  # `arguments_spec_check` says why
-    used = set()
-    for field in dataclasses.fields(args_cls):
-        entry = spec.get(field.name)
+    fields = [field.name for field in dataclasses.fields(args_cls)]
+    used: set[str] = set()
+    for field_name in fields:
+        entry = spec.get(field_name)
         if entry is None:
-            used.add(field.name)
+            used.add(field_name)
         elif _is_spec(entry):
             used.add(entry["group"])
     for name in sorted(group_names - used):
-        fields = [field.name for field in dataclasses.fields(args_cls)]
         known = ", ".join(fields) or "none"
         detail = (
             "its argument has a fixed value in arguments"

@@ -250,11 +250,11 @@ CANCEL_WORDS = {"cancel", "stop", "never mind", "nevermind", "forget it"}
 
 
 def pending_drop(pending: PendingCall, outcome: Outcome) -> None:
-    """A command came instead of an answer: it runs, and the question is no longer open.
+    """A command came instead of an answer: it runs, and the question ends, with a note
+    before the command's own replies.
 
-    Only one question can be open per participant and room, a command may ask its own, and
-    its reply may come from a worker later, after any question asked again now; so the
-    question ends, and the participant is told before the command's own replies.
+    Asking again after the command cannot be promised: its replies may come later from a
+    worker, and it may ask a question of its own (one is open per participant and room).
     """
     outcome.is_pending_done = True
     outcome.note("parse", parser="continuation", action=pending.action.name, result="dropped")
