@@ -1,6 +1,7 @@
 """Binding the words a user typed to an action type's typed `Args`."""
 
 import dataclasses
+import functools
 import re
 import shlex
 import typing
@@ -25,16 +26,23 @@ def sentence_end_strip(text: str) -> str:
     return SENTENCE_END.sub("", text)
 
 
-def _is_dictated(args_cls: type, name: str) -> bool:
-    annotation = typing.get_type_hints(args_cls, include_extras=True)[name]
-    # `DictatedText` itself, or inside a union (`DictatedText | None`).
-    candidates = (annotation, *typing.get_args(annotation))
-    return any(DICTATED in getattr(candidate, "__metadata__", ()) for candidate in candidates)
+@functools.cache
+def _dictated_fields(args_cls: type) -> frozenset[str]:
+    """The fields typed `DictatedText`, alone or in a union (`DictatedText | None`)."""
+    hints = typing.get_type_hints(args_cls, include_extras=True)
+    return frozenset(
+        name
+        for name, annotation in hints.items()
+        if any(
+            DICTATED in getattr(candidate, "__metadata__", ())
+            for candidate in (annotation, *typing.get_args(annotation))
+        )
+    )
 
 
 def _word_clean(args_cls: type, name: str, raw: str) -> str:
     """A participant's words for one argument, without the sentence's end unless dictated."""
-    return raw if _is_dictated(args_cls, name) else sentence_end_strip(raw)
+    return raw if name in _dictated_fields(args_cls) else sentence_end_strip(raw)
 
 
 class ArgumentError(ValueError):
