@@ -151,7 +151,8 @@ class ActionType(Plugin, ABC):
     """Base of action types.
 
     `Args` is a dataclass of typed arguments (int, float, str, bool; defaults make them
-    optional). The engine fills them from the command text and checks their types before a
+    optional; `DictatedText` for words kept as typed, with the punctuation that ends
+    them). The engine fills them from the command text and checks their types before a
     call is made, so `run` gets them valid.
     """
 

@@ -4,7 +4,11 @@ from django.db import models
 from django.utils import timezone
 
 from actions.registry import action_type_choices, action_types
-from conversations.engine.arguments import ArgumentError, arguments_spec_check
+from conversations.engine.arguments import (
+    ArgumentError,
+    arguments_spec_check,
+    pattern_groups_check,
+)
 from conversations.engine.messages import COMMAND_WORD_PATTERN, TrustLevel
 from conversations.engine.patterns import MAX_PATTERN_CHARS, PatternError, pattern_compile
 from conversations.engine.render import TemplateError, template_names
@@ -156,6 +160,13 @@ class Pattern(models.Model):
         except PatternError as error:
             raise ValidationError({"regex": str(error)}) from error
         _validate_arguments(action, self.arguments, set(compiled.groupindex))
+        if action is not None and action.kind in action_types:
+            try:
+                pattern_groups_check(
+                    action_types.get(action.kind).Args, self.arguments, set(compiled.groupindex)
+                )
+            except ArgumentError as error:
+                raise ValidationError({"regex": str(error)}) from error
 
 
 class ResponseTemplate(models.Model):

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
+from actions.registry import action_types
 from conversations.models import Bot, BotMiddleware
 from publishers.models import Post, Publisher
 
@@ -137,6 +138,8 @@ def demo_install() -> Bot:
                 "config": config,
                 "description": description,
                 "prompts": DEMO_PROMPTS.get(name, {}),
+                # The type's floor, as the admin would insist on when staff edit the row.
+                "min_trust": action_types.get(kind).min_trust,
             },
         )
         Command.objects.get_or_create(bot=bot, word=word, defaults={"action": action})

@@ -5,6 +5,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from conversations.bots import bot_defaults_install
 from conversations.connectors.registry import connector_types
 from conversations.middleware.registry import middleware_types
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
@@ -50,6 +51,11 @@ class BotAdmin(admin.ModelAdmin):
     @admin.display(description="rooms", ordering="room_total")
     def room_count(self, bot: Bot) -> int:
         return bot.room_total  # type: ignore[attr-defined]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:  # after the inlines, so a stage staff added with the bot is kept
+            bot_defaults_install(bot=form.instance)
 
 
 @admin.register(BotMiddleware)

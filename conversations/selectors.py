@@ -9,14 +9,22 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from actions.models import ActionRun
-from conversations.engine.messages import OutboundMessage, ParticipantInfo, RoomInfo
-from conversations.models import Message, Participant, Room
+from conversations.engine.messages import OutboundMessage, ParticipantInfo, RoomInfo, TrustLevel
+from conversations.engine.parse import help_command
+from conversations.models import Bot, Message, Participant, Room
+from conversations.snapshots import bot_snapshot_get
 
 REPLY_POLL_SECONDS = 0.05
 #: Calls due within this count as "being worked on" (a batching window is at most 60 s).
 BUSY_HORIZON_SECONDS = 60
 #: A reconnecting socket is sent again what was stored this long before its last message.
 CATCHUP_OVERLAP_SECONDS = 30
+
+
+def bot_help_command(*, bot: Bot) -> str:
+    """The help command a visitor may use on the bot (`!help`), or "" when it has none."""
+    visitor = ParticipantInfo(id=0, name="", trust_level=TrustLevel.VISITOR)
+    return help_command(bot_snapshot_get(bot=bot), visitor)
 
 
 def room_info(room: Room) -> RoomInfo:

@@ -8,6 +8,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from conversations import identity
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot
+from conversations.selectors import bot_help_command
 from conversations.services import bot_get_enabled
 
 
@@ -46,6 +47,7 @@ def chat_page(request: HttpRequest, bot_slug: str) -> HttpResponse:
         "conversations/chat.html",
         {
             "bot": bot,
+            "help_command": bot_help_command(bot=bot),
             "embedded": request.GET.get("embed") == "1",
             "max_chars": settings.CHAT_MESSAGE_MAX_CHARS,
         },

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
+from conversations.bots import bot_defaults_install
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
 from conversations.services import memory_entries_changed
 from integrations import serializers
@@ -72,6 +73,7 @@ class BotViewSet(TenantModelViewSet):
     def perform_create(self, serializer: BaseSerializer) -> None:
         with audit_context(api_actor(self.request)), transaction.atomic():
             bot = serializer.save()
+            bot_defaults_install(bot=bot)
             if isinstance(self.request.auth, ApiToken):
                 self.request.auth.bots.add(bot)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from actions.base import ActionContext, ActionType, MemoryPort
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
+from conversations.engine.arguments import DictatedText
 from conversations.engine.messages import (
     COMMAND_WORD_PATTERN,
     CUSTOM_COMMAND_KEY_PREFIX,
@@ -35,7 +36,7 @@ def _word(ctx: ActionContext, raw: str) -> str:
 @dataclass(frozen=True)
 class SetCommandArgs:
     word: str
-    text: str
+    text: DictatedText
 
 
 @action_types.register

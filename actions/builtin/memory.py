@@ -7,6 +7,7 @@ from django import forms
 from actions.base import ActionContext, ActionType, MemoryPort
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
+from conversations.engine.arguments import DictatedText
 from conversations.engine.messages import ActionCall, Response
 
 SCOPE_CHOICES = [
@@ -40,7 +41,7 @@ def _key(raw: str) -> str:
 @dataclass(frozen=True)
 class RememberArgs:
     key: str
-    value: str
+    value: DictatedText
 
 
 @action_types.register

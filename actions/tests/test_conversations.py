@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from actions.models import ActionRun, PendingAction
+from actions.models import Action, ActionRun, Command, PendingAction
 from actions.services import ActionRunRetry, action_run_execute, action_runs_sweep
 from actions.services import pending_actions_purge as action_pending_purge
 from conversations import services
@@ -143,6 +143,33 @@ def test_questions_are_per_participant_and_expire(demo):
     assert say("!remember") == ["What should I call it?"], "a new question replaces the stale one"
     PendingAction.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert action_pending_purge() == 1
+
+
+def test_a_command_during_a_question_runs_and_is_not_stored_as_the_answer():
+    assert say("!remember") == ["What should I call it?"]
+
+    replies = say("!help")
+
+    assert replies[0] == "OK, I won't wait for your answer to “What should I call it?” any more."
+    assert replies[1].startswith("Demo bot understands these commands:")
+    assert not PendingAction.objects.exists()
+    assert not MemoryEntry.objects.filter(key__startswith="note:").exists()
+    assert say("wifi") == [], "free text in a group room is no answer any more"
+
+
+def test_an_optional_argument_with_a_staff_prompt_is_asked_for(demo):
+    action = Action.objects.create(
+        bot=demo,
+        name="weather",
+        kind="template_reply",
+        config={"template": "weather", "text": "Sunny in {text}."},
+        prompts={"text": "Which city?"},
+    )
+    Command.objects.create(bot=demo, word="weather", action=action)
+
+    assert say("!weather") == ["Which city?"]
+    assert say("Oslo.") == ["Sunny in Oslo."]
+    assert say("!weather Bergen") == ["Sunny in Bergen."]
 
 
 def test_cancel_ends_the_question():

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_patterns_that_re2_compiles_are_accepted(regex):
-    action = ActionFactory()
+    action = ActionFactory(kind="latest_posts", config={})
 
     Pattern(bot=action.bot, action=action, regex=regex).full_clean()
 
@@ -99,6 +99,27 @@ def test_pattern_arguments_are_checked_against_the_action_and_its_groups():
     assert caught.value.message_dict["arguments"] == [
         "'offset': the pattern has no group 'position'."
     ]
+
+
+@pytest.mark.parametrize(
+    ("regex", "arguments", "detail"),
+    [
+        (r"sunny in (?P<town>\w+)", {}, "this action's arguments are: limit, offset, tag"),
+        (r"the (?P<limit>\w+) posts", {"limit": 1}, "its argument has a fixed value"),
+        (r"the (?P<nth>\w+) post", {}, "this action's arguments are: limit, offset, tag"),
+    ],
+)
+def test_a_pattern_group_that_fills_no_argument_is_refused_naming_the_arguments(
+    regex, arguments, detail
+):
+    action = ActionFactory(kind="latest_posts", config={})
+
+    with pytest.raises(ValidationError) as caught:
+        Pattern(bot=action.bot, action=action, regex=regex, arguments=arguments).full_clean()
+
+    [message] = caught.value.message_dict["regex"]
+    assert "fills no argument" in message
+    assert detail in message
 
 
 def test_command_arguments_must_name_arguments_of_the_action():

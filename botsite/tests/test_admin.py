@@ -2,7 +2,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from actions.models import Action, Command
+from actions.models import Action, Command, Pattern
 from conversations import services
 from conversations.models import Bot
 from conversations.tests.factories import inbound_message
@@ -157,3 +157,29 @@ def test_staff_see_how_a_message_was_understood(admin_client, demo_bot):
     assert "<strong>parse</strong> parser=pattern" in page
     assert "arguments={&#x27;limit&#x27;: 1, &#x27;offset&#x27;: 5}" in page
     assert "<strong>execute</strong> action=latest-post, where=worker" in page
+
+
+def test_a_pattern_whose_group_fills_no_argument_is_a_form_error_naming_the_arguments(
+    admin_client, demo_bot
+):
+    posts = Action.objects.get(bot=demo_bot, name="latest-post")
+    count = Pattern.objects.count()
+
+    response = admin_client.post(
+        reverse("admin:actions_pattern_add"),
+        {
+            "bot": demo_bot.pk,
+            "action": posts.pk,
+            "regex": r"sunny in (?P<town>\w+)",
+            "arguments": "{}",
+            "example": "",
+            "priority": 0,
+            "is_enabled": "on",
+        },
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "fills no argument" in page
+    assert "this action&#x27;s arguments are: limit, offset, tag" in page
+    assert Pattern.objects.count() == count

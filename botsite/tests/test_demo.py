@@ -103,6 +103,40 @@ def test_the_demo_bot_understands_dwaynebots_latest_post_sentences(text, argumen
     assert (run.action_name, run.arguments) == ("latest-post", arguments)
 
 
+# DwayneBot's four sentences as its description writes them, punctuation and all.
+SEED_SENTENCES = [
+    ("!latest-post", {}, "• Schedules that survive restarts"),
+    (
+        "Hey bot, get me the three most recent posts.",
+        {"limit": 3},
+        "• Schedules that survive restarts\n"
+        "• Why we match staff patterns with RE2\n"
+        "• Live chat with Django Channels",
+    ),
+    (
+        "Hey bot, get me the 6th most recent post.",
+        {"limit": 1, "offset": 5},
+        "• Generics in Go, two years on",
+    ),
+    (
+        "Hey bot, get me the most recent post about golang.",
+        {"limit": 1, "tag": "golang"},
+        "• Range-over-func iterators in Go",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "arguments", "answer"), SEED_SENTENCES)
+def test_the_seeds_four_sentences_work_verbatim(text, arguments, answer):
+    demo_install()
+
+    _, run = ask(text)
+
+    assert (run.action_name, run.arguments) == ("latest-post", arguments)
+    [reply] = action_run_execute(run_id=run.pk)
+    assert reply.text == answer
+
+
 def test_the_demo_bot_answers_latest_post_sentences_with_the_right_posts():
     demo_install()
 
@@ -134,3 +168,11 @@ def test_help_lists_commands_and_the_sentences_the_demo_bot_understands():
 
     assert "!latest-post — Shows the most recent posts." in reply.text
     assert "“get me the 6th most recent post”" in reply.text
+
+
+def test_the_demos_rows_pass_the_checks_staff_edits_go_through():
+    demo_install()
+
+    for model in (Action, Command, Pattern, ResponseTemplate, BotMiddleware):
+        for row in model.objects.all():
+            row.full_clean()

@@ -1,15 +1,48 @@
 """Binding the words a user typed to an action type's typed `Args`."""
 
 import dataclasses
+import functools
+import re
 import shlex
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from conversations.engine.numbers import duration_parse, number_parse, ordinal_parse
 
 TRUE_WORDS = {"yes", "true", "on", "1"}
 FALSE_WORDS = {"no", "false", "off", "0"}
+#: What ends a sentence rather than its last word: "… about golang." is about golang.
+SENTENCE_END = re.compile(r"[\s.,;:!?…\u3002\uff01\uff1f]+$")
+DICTATED = "dictated"
+#: An argument whose words the participant dictates to a command (a note, a custom reply):
+#: kept as typed, punctuation and all (`!set-command hi Hello there!`). Every other
+#: argument is a word, a number or a name, and never ends in the sentence's punctuation.
+DictatedText = Annotated[str, DICTATED]
+
+
+def sentence_end_strip(text: str) -> str:
+    """The text without the punctuation and spaces that end it."""
+    return SENTENCE_END.sub("", text)
+
+
+@functools.cache
+def _dictated_fields(args_cls: type) -> frozenset[str]:
+    """The fields typed `DictatedText`, alone or in a union (`DictatedText | None`)."""
+    hints = typing.get_type_hints(args_cls, include_extras=True)
+    return frozenset(
+        name
+        for name, annotation in hints.items()
+        if any(
+            DICTATED in getattr(candidate, "__metadata__", ())
+            for candidate in (annotation, *typing.get_args(annotation))
+        )
+    )
+
+
+def _word_clean(args_cls: type, name: str, raw: str) -> str:
+    """A participant's words for one argument, without the sentence's end unless dictated."""
+    return raw if name in _dictated_fields(args_cls) else sentence_end_strip(raw)
 
 
 class ArgumentError(ValueError):
@@ -36,12 +69,28 @@ def arguments_missing(args_cls: type, values: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def arguments_to_ask(
+    args_cls: type, values: Mapping[str, Any], prompts: Mapping[str, str]
+) -> list[str]:
+    """The fields a participant left out that the bot asks for, in field order: the
+    required ones, and the optional ones staff gave a prompt for."""
+    required = arguments_missing(args_cls, values)
+    return [
+        field.name
+        for field in dataclasses.fields(args_cls)
+        if field.name not in values and (field.name in required or field.name in prompts)
+    ]
+
+
 def argument_convert(args_cls: type, name: str, raw: str) -> Any:
     """One answer for one field, converted by the field's type ("three" → 3 for an int)."""
     annotation = typing.get_type_hints(args_cls)[name]
+    answer = _word_clean(args_cls, name, raw).strip()
+    if not answer:
+        raise ArgumentError(f"I need a {name}.")
     if _scalar_type(annotation) is int:
-        return _number(raw.strip(), {})
-    return _convert(name, raw.strip(), annotation)
+        return _number(answer, {})
+    return _convert(name, answer, annotation)
 
 
 def _scalar_type(annotation: Any) -> type:
@@ -81,7 +130,9 @@ def arguments_bind(args_cls: type, fixed: Mapping[str, Any], text: str) -> dict[
     """Fill `args_cls`'s fields: staff-fixed values first, then the user's words in order.
 
     The last text field takes the rest of the line, so `!say hello there` works unquoted.
-    Returns JSON-safe values; raises `ArgumentError` on missing, extra or mistyped words.
+    Sentence punctuation never ends a value (`!mood grumpy.` is grumpy) unless the field
+    is `DictatedText`. Returns JSON-safe values; raises `ArgumentError` on missing, extra
+    or mistyped words.
     """
     hints = typing.get_type_hints(args_cls)
     open_fields = [f for f in dataclasses.fields(args_cls) if f.name not in fixed]
@@ -98,8 +149,10 @@ def arguments_bind(args_cls: type, fixed: Mapping[str, Any], text: str) -> dict[
             raw, words = " ".join(words), []
         else:
             raw, words = words[0], words[1:]
-        values[field.name] = _convert(field.name, raw, hints[field.name])
-    if words:
+        raw = _word_clean(args_cls, field.name, raw)
+        if raw:
+            values[field.name] = _convert(field.name, raw, hints[field.name])
+    if any(sentence_end_strip(word) for word in words):
         raise ArgumentError(f"Too many words: {' '.join(words)!r}.")
     missing = arguments_missing(args_cls, values)
     if missing:
@@ -163,7 +216,11 @@ def _is_spec(value: Any) -> bool:
 def arguments_from_groups(
     args_cls: type, spec: Mapping[str, Any], groups: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Fill `args_cls`'s fields from a pattern match; raises `ArgumentError` on bad values."""
+    """Fill `args_cls`'s fields from a pattern match; raises `ArgumentError` on bad values.
+
+    A group's value never ends in sentence punctuation, dictated or not: a pattern reads a
+    sentence said to the bot, and "… about golang." is about golang whatever the group.
+    """
     hints = typing.get_type_hints(args_cls)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(args_cls):
@@ -172,8 +229,8 @@ def arguments_from_groups(
             values[field.name] = entry
             continue
         rule = dict(entry) if entry is not None else {"group": field.name}
-        raw = groups.get(rule["group"])
-        if raw is None:
+        raw = sentence_end_strip(groups.get(rule["group"]) or "").strip()
+        if not raw:
             continue
         target = _scalar_type(hints[field.name])
         if "as" not in rule and target in (float, bool):
@@ -212,3 +269,31 @@ def arguments_spec_check(args_cls: type, spec: Any, group_names: set[str] | None
             raise ArgumentError(f"{name!r}: 'as' must be one of {', '.join(sorted(CONVERTERS))}.")
         if "add" in entry and not isinstance(entry["add"], int):
             raise ArgumentError(f"{name!r}: 'add' must be a whole number.")
+
+
+def pattern_groups_check(args_cls: type, spec: Any, group_names: set[str]) -> None:
+    """Every named group of a pattern must fill an argument: by its name, or through a spec
+    in `arguments`. Raises `ArgumentError` naming the first group that fills none, and the
+    action's arguments."""
+    if not isinstance(spec, Mapping):
+        return  # `arguments_spec_check` says why
+    fields = [field.name for field in dataclasses.fields(args_cls)]
+    used: set[str] = set()
+    for field_name in fields:
+        entry = spec.get(field_name)
+        if entry is None:
+            used.add(field_name)
+        elif _is_spec(entry):
+            used.add(entry["group"])
+    for name in sorted(group_names - used):
+        known = ", ".join(fields) or "none"
+        detail = (
+            "its argument has a fixed value in arguments"
+            if name in fields
+            else f"this action's arguments are: {known}"
+        )
+        raise ArgumentError(
+            f"The group (?P<{name}>…) fills no argument ({detail}). Name the group after an "
+            f'argument, map it in arguments ({{"<argument>": {{"group": "{name}"}}}}), '
+            "or make it unnamed: (?:…)."
+        )

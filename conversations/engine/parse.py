@@ -1,7 +1,8 @@
 """Finding action calls in a message's text."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from conversations.engine.arguments import (
     ArgumentError,
@@ -10,7 +11,9 @@ from conversations.engine.arguments import (
     arguments_bind,
     arguments_from_groups,
     arguments_missing,
+    arguments_to_ask,
     arguments_usage,
+    sentence_end_strip,
 )
 from conversations.engine.messages import (
     ActionCall,
@@ -45,12 +48,32 @@ def later_split(text: str) -> tuple[str, int]:
 
 
 def command_split(bot: BotSnapshot, text: str) -> tuple[str, str] | None:
-    """`!Help me` → ("help", "me"); None when the text is not a command."""
+    """`!Help me.` → ("help", "me"); None when the text is not a command."""
     if not text.startswith(bot.command_prefix):
         return None
     word, _, rest = text[len(bot.command_prefix) :].partition(" ")
-    word = word.strip().lower()
+    word = sentence_end_strip(word).strip().lower()
     return (word, rest.strip()) if word else None
+
+
+#: The action type whose command lists the others: the one replies may point to.
+HELP_KIND = "help"
+
+
+def help_command(bot: BotSnapshot, participant: ParticipantInfo) -> str:
+    """The command that lists the bot's commands, as the participant types it (`!help`),
+    or "" when the bot has none they may use: no reply points to a command it lacks."""
+    helps = sorted(
+        (word != "help", word)
+        for word, command in bot.commands.items()
+        if command.action.kind == HELP_KIND and participant.trust_level >= command.action.min_trust
+    )
+    return f"{bot.command_prefix}{helps[0][1]}" if helps else ""
+
+
+def hint_after(text: str, help_word: str) -> str:
+    """ "I don't know !x." + " Try !help." when there is a help to try."""
+    return f"{text} Try {help_word}." if help_word else text
 
 
 def addressed_text(bot: BotSnapshot, room: RoomInfo, text: str) -> str | None:
@@ -88,11 +111,18 @@ def command_parse(
 
     def refuse(reason: str, template: str, text: str) -> bool:
         outcome.note("parse", parser="command", word=word, refused=reason)
-        outcome.responses.append(Response(text=text, template=template, values={"command": name}))
+        outcome.responses.append(
+            Response(
+                text=text,
+                template=template,
+                values={"command": name, "help_command": help_command(bot, participant)},
+            )
+        )
         return True
 
     if command is None:
-        return refuse("unknown", "unknown_command", f"I don't know {name}. Try {prefix}help.")
+        unknown = hint_after(f"I don't know {name}.", help_command(bot, participant))
+        return refuse("unknown", "unknown_command", unknown)
     action = command.action
     if participant.trust_level < action.min_trust:
         return refuse("trust", "needs_trust", f"Sorry, {name} needs more trust than you have here.")
@@ -102,7 +132,7 @@ def command_parse(
     try:
         arguments = arguments_bind(args_type, command.arguments, rest)
     except MissingArguments as missing:
-        if _ask_for_missing(action, missing, f"command:{word}", outcome):
+        if _ask_for_missing(action, args_type, missing.values, f"command:{word}", outcome):
             return True
         error: ArgumentError = missing
         outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
@@ -111,6 +141,8 @@ def command_parse(
     except ArgumentError as error:
         outcome.note("parse", parser="command", word=word, refused="arguments", error=str(error))
         outcome.responses.append(_bad_arguments(error, prefix, word, args_type))
+        return True
+    if _ask_for_missing(action, args_type, arguments, f"command:{word}", outcome):
         return True
     outcome.note("parse", parser="command", word=word, action=action.name, arguments=arguments)
     outcome.calls.append(
@@ -151,13 +183,15 @@ def patterns_parse(
         try:
             arguments = arguments_from_groups(args_type, match.pattern.arguments, match.groups)
         except MissingArguments as missing:
-            if not _ask_for_missing(action, missing, source, outcome):
+            if not _ask_for_missing(action, args_type, missing.values, source, outcome):
                 outcome.note("parse", **step, refused="arguments", error=str(missing))
                 outcome.responses.append(_did_not_get(missing))
             continue
         except ArgumentError as error:
             outcome.note("parse", **step, refused="arguments", error=str(error))
             outcome.responses.append(_did_not_get(error))
+            continue
+        if _ask_for_missing(action, args_type, arguments, source, outcome):
             continue
         outcome.note("parse", **step, action=action.name, arguments=arguments)
         outcome.calls.append(
@@ -184,25 +218,53 @@ def _did_not_get(error: ArgumentError) -> Response:
 
 
 def _ask_for_missing(
-    action: ActionSnapshot, missing: MissingArguments, source: str, outcome: Outcome
+    action: ActionSnapshot,
+    args_type: type,
+    values: Mapping[str, Any],
+    source: str,
+    outcome: Outcome,
 ) -> bool:
-    """Ask for the first missing argument when staff gave a prompt for it. Returns if asked.
+    """Ask for the first argument left out that staff gave a prompt for, required or
+    optional. Returns if asked; not when a required one left out has no prompt (the call
+    cannot be made, say why instead).
 
     Only one question can be open per participant and room, so a second one in the same
     message is not asked.
     """
-    name = missing.missing[0]
-    if name not in action.prompts or outcome.pending is not None:
+    if outcome.pending is not None:
+        return False
+    if any(name not in action.prompts for name in arguments_missing(args_type, values)):
+        return False
+    to_ask = arguments_to_ask(args_type, values, action.prompts)
+    if not to_ask:
         return False
     outcome.pending = PendingCall(
-        action=action, arguments=missing.values, missing=name, source=source
+        action=action, arguments=dict(values), missing=to_ask[0], source=source
     )
-    outcome.note("parse", parser="prompt", action=action.name, missing=name)
+    outcome.note("parse", parser="prompt", action=action.name, missing=to_ask[0])
     outcome.responses.append(Response(text=outcome.pending.prompt))
     return True
 
 
 CANCEL_WORDS = {"cancel", "stop", "never mind", "nevermind", "forget it"}
+
+
+def pending_drop(pending: PendingCall, outcome: Outcome) -> None:
+    """A command came instead of an answer: it runs, and the question ends, with a note
+    before the command's own replies.
+
+    Asking again after the command cannot be promised: its replies may come later from a
+    worker, and it may ask a question of its own (one is open per participant and room).
+    """
+    outcome.is_pending_done = True
+    outcome.note("parse", parser="continuation", action=pending.action.name, result="dropped")
+    outcome.responses.append(
+        Response(
+            text=f"OK, I won't wait for your answer to “{pending.prompt}” any more.",
+            template="pending_dropped",
+            values={"prompt": pending.prompt, "action": pending.action.name},
+        )
+    )
 
 
 def continuation_parse(
@@ -230,11 +292,11 @@ def continuation_parse(
         return
     arguments = {**pending.arguments, pending.missing: value}
     outcome.is_pending_done = True
+    if _ask_for_missing(action, args_type, arguments, pending.source, outcome):
+        return
     still_missing = arguments_missing(args_type, arguments)
     if still_missing:
-        missing = MissingArguments(arguments, still_missing)
-        if not _ask_for_missing(action, missing, pending.source, outcome):
-            outcome.responses.append(_did_not_get(missing))
+        outcome.responses.append(_did_not_get(MissingArguments(arguments, still_missing)))
         return
     outcome.note("parse", parser="continuation", action=action.name, arguments=arguments)
     outcome.calls.append(ActionCall(action=action, arguments=arguments, source=pending.source))

@@ -15,12 +15,17 @@ from conversations.engine.parse import (
     ArgsTypeFor,
     addressed_text,
     command_parse,
+    command_split,
     continuation_parse,
+    help_command,
+    hint_after,
     patterns_parse,
+    pending_drop,
 )
 from conversations.middleware.base import (
     CounterPort,
     MiddlewareContext,
+    MiddlewareDrop,
     MiddlewareMessage,
     TokenBucketPort,
 )
@@ -40,6 +45,10 @@ def middleware_run(ctx: MiddlewareContext, text: str, outcome: Outcome) -> Middl
             outcome.note("middleware", kind=stage.kind, result="unavailable")
             return None
         result = middleware_types.get(stage.kind)(dict(stage.config)).process(message, ctx)
+        if isinstance(result, MiddlewareDrop):
+            outcome.note("middleware", kind=stage.kind, result="dropped", replied=True)
+            outcome.responses.append(result.reply)
+            return None
         if result is None:
             outcome.note("middleware", kind=stage.kind, result="dropped")
             return None
@@ -64,7 +73,8 @@ def message_process(
     """Decide what to do with one message: which actions to call, what to answer at once.
 
     `pending` is the call waiting for this participant's answer in this room, if any: the
-    message answers it before anything else is tried.
+    message answers it before anything else is tried, unless it is a command. A command
+    always runs, and ends the question with a word saying so.
     """
     outcome = Outcome()
     ctx = MiddlewareContext(
@@ -76,9 +86,11 @@ def message_process(
         return outcome
     outcome.retention_seconds = passed.retention_seconds
     processed = passed.text
-    if pending is not None:
+    if pending is not None and command_split(bot, processed) is None:
         continuation_parse(pending, processed, outcome, args_type_for)
         return outcome
+    if pending is not None:
+        pending_drop(pending, outcome)
     if command_parse(bot, participant, processed, outcome, args_type_for):
         return _scheduled_acknowledge(outcome)
     addressed = addressed_text(bot, room, processed)
@@ -88,8 +100,11 @@ def message_process(
     if patterns_parse(bot, participant, addressed, outcome, args_type_for):
         return _scheduled_acknowledge(outcome)
     outcome.note("parse", parser="fallback")
-    fallback = bot.fallback_text or f"I didn't understand that. Try {bot.command_prefix}help."
-    outcome.responses.append(Response(text=fallback, template="fallback"))
+    help_word = help_command(bot, participant)
+    fallback = bot.fallback_text or hint_after("I didn't understand that.", help_word)
+    outcome.responses.append(
+        Response(text=fallback, template="fallback", values={"help_command": help_word})
+    )
     return outcome
 
 

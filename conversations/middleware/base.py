@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botsite.registry import Plugin
-from conversations.engine.messages import BotSnapshot, ParticipantInfo, RoomInfo
+from conversations.engine.messages import BotSnapshot, ParticipantInfo, Response, RoomInfo
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,14 @@ class MiddlewareMessage:
     text: str
     #: Keep the message (and the bot's replies to it) only this long; None: keep.
     retention_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class MiddlewareDrop:
+    """A stage's verdict that drops the message and answers the participant with `reply`
+    (rendered like every reply: a staff template of its key, in the room's mood)."""
+
+    reply: Response
 
 
 class CounterPort(Protocol):
@@ -51,9 +59,10 @@ class MiddlewareType(Plugin, ABC):
     @abstractmethod
     def process(
         self, message: MiddlewareMessage, ctx: MiddlewareContext
-    ) -> MiddlewareMessage | None:
+    ) -> MiddlewareMessage | MiddlewareDrop | None:
         """Called for every message of the bot, in stack order, before parsing.
 
         Return the message unchanged to pass it on, a changed copy (`dataclasses.replace`)
         to rewrite it, or None to drop it: a dropped message is stored but not answered.
+        `MiddlewareDrop(reply)` drops it too, and gives that one reply instead.
         """

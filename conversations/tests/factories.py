@@ -57,3 +57,20 @@ def inbound_message(text: str, **overrides: object) -> InboundMessage:
     }
     values.update(overrides)
     return InboundMessage(**values)  # type: ignore[arg-type]
+
+
+def bot_admin_form(**changes: object) -> dict[str, object]:
+    """What the admin's bot page posts (give at least name and slug), no middleware inline."""
+    return {
+        "is_enabled": "on",
+        "command_prefix": "!",
+        "names": "",
+        "default_mood": "neutral",
+        "fallback_text": "",
+        "batch_window_ms": 0,
+        "pending_timeout_seconds": 300,
+        "allowed_origins": "",
+        "middleware_stack-TOTAL_FORMS": 0,
+        "middleware_stack-INITIAL_FORMS": 0,
+        **changes,
+    }

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from conversations import identity
+from conversations.snapshots import bot_config_changed
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +55,13 @@ def test_allowed_origins_must_be_plain_origins(demo_bot):
         demo_bot.full_clean()
 
     assert "allowed_origins" in caught.value.message_dict
+
+
+def test_the_chat_page_suggests_help_only_when_the_bot_has_it(client, demo_bot):
+    suggested = client.get(reverse("chat", args=["demo"])).content.decode()
+    demo_bot.actions.filter(kind="help").update(is_enabled=False)
+    bot_config_changed(bot_id=demo_bot.pk)
+    bare = client.get(reverse("chat", args=["demo"])).content.decode()
+
+    assert 'placeholder="Say something, or !help"' in suggested
+    assert 'placeholder="Say something"' in bare

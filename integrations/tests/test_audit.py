@@ -4,29 +4,14 @@ from django.urls import reverse
 from actions.models import Command
 from conversations.models import Bot
 from conversations.services import message_receive
-from conversations.tests.factories import inbound_message
+from conversations.tests.factories import bot_admin_form, inbound_message
 from integrations.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
 
 def bot_form(bot: Bot, **changes: object) -> dict[str, object]:
-    values = {
-        "name": bot.name,
-        "slug": bot.slug,
-        "is_enabled": "on",
-        "command_prefix": "!",
-        "names": "hey bot",
-        "default_mood": "neutral",
-        "fallback_text": "",
-        "batch_window_ms": 0,
-        "pending_timeout_seconds": 300,
-        "allowed_origins": "",
-        "middleware_stack-TOTAL_FORMS": 0,
-        "middleware_stack-INITIAL_FORMS": 0,
-    }
-    values.update(changes)
-    return values
+    return bot_admin_form(**{"name": bot.name, "slug": bot.slug, "names": "hey bot", **changes})
 
 
 def test_an_admin_change_is_recorded_with_who_before_and_after(admin_client, admin_user, own):

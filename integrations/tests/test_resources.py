@@ -10,6 +10,11 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from actions.models import ActionRun
+from actions.services import action_run_execute
+from conversations import services
+from conversations.models import Bot
+from conversations.tests.factories import inbound_message
 from integrations.models import ApiToken, AuditEntry
 from integrations.services import api_token_create
 from integrations.tests.conftest import client_for
@@ -366,3 +371,35 @@ def test_revoked_expired_and_missing_tokens_are_401(endpoint, own):
         "none": (401, "not_authenticated"),
     }
     assert answers["none"]["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_pattern_whose_group_fills_no_argument_is_a_400_naming_the_arguments(api, own):
+    posts = own.bot.actions.create(name="posts", kind="latest_posts", config={})
+    count = own.bot.patterns.count()
+
+    response = api.post(
+        reverse("api:pattern-list"),
+        {"bot": own.bot.slug, "action": posts.pk, "regex": r"posts about (?P<topic>\w+)"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    [message] = response.json()["fields"]["regex"]
+    assert "(?P<topic>…) fills no argument" in message
+    assert "limit, offset, tag" in message
+    assert own.bot.patterns.count() == count
+
+
+def test_a_bot_created_through_the_api_answers_help_from_its_first_message(api):
+    response = api.post(reverse("api:bot-list"), {"slug": "fresh", "name": "Fresh"}, format="json")
+
+    assert response.status_code == 201, response.json()
+    receipt = services.message_receive(inbound=inbound_message("!help", bot_slug="fresh"))
+    [run] = ActionRun.objects.filter(message_id=receipt.message.id)
+    [reply] = action_run_execute(run_id=run.pk)
+    assert reply.text == (
+        "Fresh understands these commands:\n"
+        "!help — Lists the bot's commands and what each one does."
+    )
+    bot = Bot.objects.get(slug="fresh")
+    assert list(bot.middleware_stack.values_list("kind", flat=True)) == ["ignore_list"]

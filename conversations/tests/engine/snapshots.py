@@ -19,7 +19,12 @@ class RepeatArgs:
     text: str = "hi"
 
 
-ARGS_TYPES: dict[str, type] = {"repeat": RepeatArgs}
+@dataclass(frozen=True)
+class NoArgs:
+    pass
+
+
+ARGS_TYPES: dict[str, type] = {"repeat": RepeatArgs, "help": NoArgs}
 
 
 def args_type_for(kind: str) -> type | None:
@@ -39,6 +44,7 @@ def bot(**overrides: object) -> BotSnapshot:
         "names": ("hey bot",),
         "default_mood": "neutral",
         "commands": {
+            "help": CommandSnapshot(word="help", action=action("help", kind="help")),
             "repeat": CommandSnapshot(word="repeat", action=action("repeat")),
             "twice": CommandSnapshot(word="twice", action=action("twice"), arguments={"times": 2}),
             "admin": CommandSnapshot(

@@ -4,8 +4,10 @@ import pytest
 
 from conversations.engine.arguments import (
     ArgumentError,
+    DictatedText,
     arguments_from_groups,
     arguments_spec_check,
+    pattern_groups_check,
 )
 from conversations.engine.patterns import (
     MAX_INPUT_CHARS,
@@ -134,3 +136,81 @@ def test_argument_specs_are_checked_against_the_action_and_the_pattern(spec, gro
 def test_commands_cannot_take_values_from_groups():
     with pytest.raises(ArgumentError, match="only patterns"):
         arguments_spec_check(PostsArgs, {"offset": {"group": "nth"}}, None)
+
+
+@dataclass(frozen=True)
+class EveryConverterArgs:
+    count: int = 0
+    nth: int = 0
+    wait: int = 0
+    unit: str = ""
+    first: str = ""
+    note: DictatedText = ""
+    ratio: float = 0.0
+    exact: bool = False
+
+
+EVERY_CONVERTER = {
+    "nth": {"group": "nth", "as": "ordinal"},
+    "wait": {"group": "wait", "as": "duration"},
+    "unit": {"group": "unit", "as": "choice", "choices": ["posts", "news"]},
+    "first": {"group": "first", "as": "word"},
+    "note": {"group": "note", "as": "text"},
+}
+
+
+@pytest.mark.parametrize("end", [".", "!", "?", "!?", "...", ",", " …"])
+def test_a_groups_value_never_ends_in_the_sentences_punctuation(end):
+    groups = {
+        "count": f"three{end}",
+        "nth": f"6th{end}",
+        "wait": f"20 minutes{end}",
+        "unit": f"News{end}",
+        "first": f"golang{end}",
+        "note": f"stretch a bit{end}",
+        "ratio": f"0.5{end}",
+        "exact": f"yes{end}",
+    }
+
+    assert arguments_from_groups(EveryConverterArgs, EVERY_CONVERTER, groups) == {
+        "count": 3,
+        "nth": 6,
+        "wait": 1200,
+        "unit": "news",
+        "first": "golang",
+        "note": "stretch a bit",
+        "ratio": 0.5,
+        "exact": True,
+    }
+
+
+def test_a_wide_group_at_the_end_of_a_sentence_gives_the_word_without_its_period():
+    about = pattern(r"posts about (?P<tag>[\w#+.-]+)")
+
+    [match] = patterns_match([about], "the latest posts about golang.")
+
+    assert arguments_from_groups(PostsArgs, {}, match.groups) == {"tag": "golang"}
+
+
+def test_a_group_of_punctuation_alone_fills_nothing():
+    assert arguments_from_groups(PostsArgs, {}, {"tag": "?!"}) == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "groups"),
+    [
+        ({}, {"limit", "tag"}),
+        (NTH, {"nth", "tag"}),
+        ({"tag": {"group": "topic"}}, {"topic"}),
+        ({}, set()),
+    ],
+)
+def test_groups_that_fill_arguments_are_accepted(spec, groups):
+    pattern_groups_check(PostsArgs, spec, groups)
+
+
+def test_a_group_that_fills_no_argument_is_refused_naming_the_arguments():
+    with pytest.raises(ArgumentError, match=r"\(\?P<town>…\) fills no argument") as caught:
+        pattern_groups_check(PostsArgs, {}, {"town", "tag"})
+
+    assert "this action's arguments are: limit, offset, tag" in str(caught.value)

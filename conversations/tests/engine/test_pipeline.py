@@ -235,13 +235,107 @@ def test_cancel_drops_the_waiting_call():
     assert outcome.responses[0].text == "OK, cancelled."
 
 
-def test_the_answer_is_taken_before_commands_are_parsed():
+def test_a_command_runs_while_a_question_is_open_and_ends_the_question_with_a_note():
+    bot = snapshots.bot(commands={**snapshots.bot().commands, **with_prompts().commands})
+    pending = process("!repeat", bot=bot).pending
+
+    outcome = process("!twice", bot=bot, pending=pending)
+
+    assert [(call.action.name, call.arguments) for call in outcome.calls] == [
+        ("twice", {"times": 2})
+    ]
+    assert outcome.is_pending_done
+    assert outcome.pending is None
+    assert [(r.text, r.template) for r in outcome.responses] == [
+        ("OK, I won't wait for your answer to “How many times?” any more.", "pending_dropped")
+    ]
+
+
+def test_a_command_that_asks_its_own_question_replaces_the_open_one():
     pending = process("!repeat", bot=with_prompts()).pending
 
-    outcome = process("!twice", bot=with_prompts(), pending=pending)
+    outcome = process("!repeat", bot=with_prompts(), pending=pending)
 
-    assert outcome.calls == []
-    assert "How many times?" in outcome.responses[0].text
+    assert outcome.is_pending_done
+    assert outcome.pending == pending
+    assert [r.text for r in outcome.responses] == [
+        "OK, I won't wait for your answer to “How many times?” any more.",
+        "How many times?",
+    ]
+
+
+def test_an_unknown_command_is_still_a_command_while_a_question_is_open():
+    pending = process("!repeat", bot=with_prompts()).pending
+
+    outcome = process("!dance", bot=with_prompts(), pending=pending)
+
+    assert outcome.is_pending_done
+    assert [r.template for r in outcome.responses] == ["pending_dropped", "unknown_command"]
+
+
+def asking(**prompts):
+    action = replace(snapshots.action("repeat"), prompts=prompts)
+    return snapshots.bot(
+        commands={"repeat": CommandSnapshot(word="repeat", action=action)},
+        patterns=(replace(REPEAT, regex=r"repeat (?P<times>\w+) times", action=action),),
+    )
+
+
+def answer(bot, *texts):
+    """Send the texts one after another, each answering the question the one before asked."""
+    pending, outcome = None, None
+    for text in texts:
+        outcome = process(text, bot=bot, pending=pending)
+        if outcome.is_pending_done or outcome.pending is not None:
+            pending = outcome.pending
+    return outcome
+
+
+def test_an_optional_argument_with_a_prompt_is_asked_for_when_left_out():
+    bot = asking(text="What should I say?")
+
+    asked = process("!repeat 3", bot=bot)
+
+    assert asked.calls == []
+    assert [r.text for r in asked.responses] == ["What should I say?"]
+    assert asked.pending is not None
+    assert (asked.pending.missing, asked.pending.arguments) == ("text", {"times": 3})
+    [call] = answer(bot, "!repeat 3", "hello there").calls
+    assert call.arguments == {"times": 3, "text": "hello there"}
+
+
+def test_an_optional_argument_given_or_without_a_prompt_is_not_asked_for():
+    [given] = process("!repeat 3 yo", bot=asking(text="What should I say?")).calls
+    [unprompted] = process("!repeat 3", bot=asking(times="How many?")).calls
+
+    assert given.arguments == {"times": 3, "text": "yo"}
+    assert unprompted.arguments == {"times": 3}
+
+
+def test_a_pattern_that_leaves_out_a_prompted_optional_argument_asks_for_it():
+    bot = asking(text="What should I say?")
+
+    asked = process("hey bot, repeat 2 times", bot=bot)
+
+    assert [r.text for r in asked.responses] == ["What should I say?"]
+    [call] = answer(bot, "hey bot, repeat 2 times", "bye").calls
+    assert (call.arguments, call.source) == ({"times": 2, "text": "bye"}, "pattern:7")
+
+
+def test_prompted_arguments_are_asked_in_order_required_or_not():
+    bot = asking(times="How many times?", text="What should I say?")
+
+    assert [r.text for r in answer(bot, "!repeat").responses] == ["How many times?"]
+    assert [r.text for r in answer(bot, "!repeat", "two").responses] == ["What should I say?"]
+    [call] = answer(bot, "!repeat", "two", "hi!").calls
+    assert call.arguments == {"times": 2, "text": "hi"}
+
+
+def test_a_required_argument_without_a_prompt_is_refused_even_if_an_optional_one_has_one():
+    outcome = process("!repeat", bot=asking(text="What should I say?"))
+
+    assert outcome.pending is None
+    assert outcome.responses[0].template == "bad_arguments"
 
 
 @pytest.mark.parametrize(
@@ -276,3 +370,44 @@ def test_patterns_see_the_text_without_the_delay():
 
     [call] = outcome.calls
     assert (call.arguments, call.delay_seconds) == ({"times": 3, "text": "hi"}, 300)
+
+
+def test_punctuation_ending_a_message_is_no_part_of_the_command_or_its_arguments():
+    [call] = process("!repeat 3!").calls
+    [fixed] = process("!twice.").calls
+    [named] = process("Hey bot, say hi three times.", bot=with_patterns(REPEAT)).calls
+
+    assert call.arguments == {"times": 3}
+    assert fixed.arguments == {"times": 2}
+    assert named.arguments == {"times": 3, "text": "hi"}
+
+
+def without_help(**commands):
+    others = {w: c for w, c in snapshots.bot().commands.items() if c.action.kind != "help"}
+    return snapshots.bot(commands={**others, **commands})
+
+
+def test_a_bot_without_help_never_points_to_it():
+    bot = without_help()
+
+    assert [r.text for r in process("!dance", bot=bot).responses] == ["I don't know !dance."]
+    assert [r.text for r in process("hey bot, hi", bot=bot).responses] == [
+        "I didn't understand that."
+    ]
+    assert process("hey bot, hi", bot=bot).responses[0].values == {"help_command": ""}
+
+
+def test_the_hint_names_the_help_command_the_bot_has_and_the_participant_may_use():
+    renamed = without_help(
+        commands=CommandSnapshot(word="commands", action=snapshots.action("h", kind="help"))
+    )
+    guarded = without_help(
+        help=CommandSnapshot(word="help", action=snapshots.action("h", kind="help", min_trust=50))
+    )
+
+    assert process("!dance", bot=renamed).responses[0].text == "I don't know !dance. Try !commands."
+    assert process("!dance", bot=guarded).responses[0].text == "I don't know !dance."
+    assert process("!dance", bot=guarded, participant=TRUSTED).responses[0].values == {
+        "command": "!dance",
+        "help_command": "!help",
+    }
