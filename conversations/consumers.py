@@ -167,6 +167,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(error.code, error.detail)
             await self.close(code=CLOSE_BOT_NOT_FOUND)
             return
+        except Exception:
+            # Its batch was stored without it (services.messages_receive); only it failed.
+            logger.exception("bot %s: a chat message could not be stored", self.bot_slug)
+            await self._error("not_stored", "The message could not be stored; send it again.")
+            return
         if inbound.client_id is not None:
             await self.send_json(
                 {"type": "ack", "client_id": str(inbound.client_id), "id": receipt.message.id}

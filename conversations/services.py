@@ -198,16 +198,21 @@ def messages_receive(*, inbounds: Sequence[InboundMessage]) -> list[MessageRecei
     lookup for all of them and one transaction that stores them all (group commit).
 
     Each message gets its own result, in order: its receipt, or the error that stopped it
-    (`BotNotFound`, or a fault while the engine decided), which concerns that message
-    alone. Messages to one room are taken one after another, each after the previous one
-    is stored, so each sees the room as the one before left it.
+    (`BotNotFound`, a fault while the engine decided or while it was stored), which
+    concerns that message alone: a batch whose lookup or transaction fails is done again
+    one message at a time, so only the messages that fail alone fail. Messages to one room
+    are taken one after another, each after the previous one is stored, so each sees the
+    room as the one before left it.
     """
     results: list[MessageReceipt | Exception | None] = [None] * len(inbounds)
     for round_indexes in _rounds_one_per_room(inbounds):
-        rows = conversation_rows_get([_conversation_key(inbounds[i]) for i in round_indexes])
+        rows = _rows_lookup([inbounds[i] for i in round_indexes])
         decided: list[tuple[int, _Decision]] = []
         for index, row in zip(round_indexes, rows, strict=True):
             inbound = inbounds[index]
+            if isinstance(row, Exception):
+                results[index] = row
+                continue
             try:
                 conversation = _conversation_load(inbound, row)
                 if conversation.duplicate_id is not None:
@@ -276,26 +281,60 @@ def _message_decide(inbound: InboundMessage, conversation: _Conversation) -> _De
     return _Decision(inbound, conversation, outcome, responses, queued, expires_at)
 
 
-def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt]:
-    """Store the decided messages in one transaction. Should one of them break a
-    constraint (a resend racing its twin on another socket), each is stored again on its
-    own, so only that one turns into a duplicate receipt."""
+def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | None | Exception]:
+    """The lookup of a round's messages in one statement; should it fail, one statement per
+    message, so that a message the database refuses fails alone."""
+    keys = [_conversation_key(inbound) for inbound in inbounds]
+    try:
+        return list(conversation_rows_get(keys))
+    except Exception as error:
+        if len(keys) == 1:
+            return [error]
+        logger.warning("lookup of %d messages failed; looking them up one by one", len(keys))
+    rows: list[ConversationRow | None | Exception] = []
+    for key in keys:
+        try:
+            # A savepoint: in a caller's transaction a failed statement would spoil the rest.
+            with transaction.atomic():
+                rows += conversation_rows_get([key])
+        except Exception as error:
+            rows.append(error)
+    return rows
+
+
+def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt | Exception]:
+    """Store the decided messages in one transaction. Should it fail (a resend racing its
+    twin on another socket, a value the database refuses, anything), each is stored again
+    on its own, so only the one at fault fails or turns into a duplicate receipt."""
     if not decisions:
         return []
     try:
         with transaction.atomic():
-            return _decisions_write(decisions)
+            return list(_decisions_write(decisions))
     except IntegrityError as error:
         if len(decisions) == 1:
-            return [_resend_receipt(decisions[0], error)]
-    receipts = []
+            return [_integrity_result(decisions[0], error)]
+    except Exception as error:
+        if len(decisions) == 1:
+            return [error]
+    logger.warning("a batch of %d messages failed; storing them one by one", len(decisions))
+    receipts: list[MessageReceipt | Exception] = []
     for decision in decisions:
         try:
             with transaction.atomic():
                 receipts += _decisions_write([decision])
         except IntegrityError as error:
-            receipts.append(_resend_receipt(decision, error))
+            receipts.append(_integrity_result(decision, error))
+        except Exception as error:
+            receipts.append(error)
     return receipts
+
+
+def _integrity_result(decision: _Decision, error: IntegrityError) -> MessageReceipt | Exception:
+    try:
+        return _resend_receipt(decision, error)
+    except Exception as fault:
+        return fault
 
 
 def _resend_receipt(decision: _Decision, error: IntegrityError) -> MessageReceipt:

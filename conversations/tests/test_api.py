@@ -93,3 +93,16 @@ def test_a_batched_caller_gets_the_combined_reply_too(admin_client, demo_bot):
     assert is_complete
     assert [reply.text for reply in replies] == ["ada, bob: pong"]
     assert again.status_code == 202, "the new message waits for its own window"
+
+
+@pytest.mark.parametrize("text", ["hi \x00 there", "hi \ud800 there"], ids=["NUL", "surrogate"])
+def test_text_no_database_can_store_is_a_400_that_says_why_and_stores_nothing(
+    admin_client, demo_bot, text
+):
+    response = post(admin_client, text=text)
+
+    assert response.status_code == 400
+    [detail] = response.json()["fields"]["text"]
+    assert detail.startswith("This field contains a ") and "(U+" in detail
+    assert not Message.objects.exists()
+

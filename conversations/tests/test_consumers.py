@@ -153,6 +153,31 @@ async def test_text_over_the_limit_is_refused(demo, settings):
     assert (await chat.receive_json_from())["code"] == "text_too_long"
 
 
+@pytest.mark.parametrize("escaped", ["\\u0000", "\\ud800"], ids=["NUL", "lone surrogate"])
+async def test_text_no_database_can_store_gets_an_error_and_nothing_is_stored(demo, escaped):
+    chat = await connect()
+    await greet(chat)
+
+    await chat.send_to(text_data=f'{{"type": "message", "text": "hi {escaped} there"}}')
+
+    error = await chat.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", "invalid_text")
+    assert "U+" in error["detail"]
+    await chat.send_json_to({"type": "message", "text": "!ping"})
+    assert (await chat.receive_json_from())["text"] == "!ping"
+    await chat.disconnect()
+    assert await database_sync_to_async(Message.objects.filter(text__contains="there").count)() == 0
+
+
+async def test_a_hello_with_a_lone_surrogate_in_its_token_makes_a_new_visitor(demo):
+    chat = await connect()
+
+    await chat.send_to(text_data='{"type": "hello", "visitor": "a:b\\ud800"}')
+
+    assert (await chat.receive_json_from())["type"] == "welcome"
+    await chat.disconnect()
+
+
 async def test_a_frame_over_the_size_limit_closes_with_1009(demo, settings):
     settings.CHAT_FRAME_MAX_BYTES = 100
     chat = await connect()
