@@ -455,6 +455,8 @@ CHAT_FLOOD_PER_SECOND = env.float("CHAT_FLOOD_PER_SECOND", default=1.0)
 # Most chat messages one process stores in one transaction (group commit, conversations.intake).
 CHAT_RECEIVE_BATCH_MAX = env.int("CHAT_RECEIVE_BATCH_MAX", default=64)
 CHAT_VISITOR_MAX_AGE_SECONDS = env.int("CHAT_VISITOR_MAX_AGE_SECONDS", default=180 * 86_400)
+# Deepest nesting of arrays and objects in JSON from outside (chat frames, API bodies).
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 
 # ---------------------------------------------------------------------------------------------
 # Logging

@@ -6,7 +6,6 @@ live `message`, `ack`, `typing` and `error` frames.
 """
 
 import hashlib
-import json
 import logging
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from botsite.json_limits import JsonTooDeep, json_loads_limited
 from conversations import identity, realtime, selectors, services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
@@ -142,7 +142,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await self._error("rate_limited", "Too many messages; slow down.")
             return
         try:
-            content = json.loads(text_data)
+            content = json_loads_limited(text_data)
+        except JsonTooDeep as error:
+            await self._error("invalid_json", str(error))
+            return
         except ValueError:
             await self._error("invalid_json", "A frame must be valid JSON.")
             return

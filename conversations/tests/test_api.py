@@ -106,3 +106,19 @@ def test_text_no_database_can_store_is_a_400_that_says_why_and_stores_nothing(
     assert detail.startswith("This field contains a ") and "(U+" in detail
     assert not Message.objects.exists()
 
+
+def test_json_nested_past_the_limit_is_a_400_naming_it_not_a_debug_page(
+    admin_client, demo_bot, settings
+):
+    settings.DEBUG = True  # as in the embedded run, where a 500 would show the debug page
+    body = '{"participant": "p", "text": "!ping", "extra": ' + "[" * 50_000 + "]" * 50_000 + "}"
+
+    response = admin_client.post(URL, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "parse_error",
+        "detail": "JSON parse error - JSON nested deeper than "
+        f"{settings.JSON_MAX_DEPTH} levels (JSON_MAX_DEPTH).",
+    }
+    assert not Message.objects.exists()

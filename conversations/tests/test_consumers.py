@@ -178,6 +178,25 @@ async def test_a_hello_with_a_lone_surrogate_in_its_token_makes_a_new_visitor(de
     await chat.disconnect()
 
 
+async def test_json_nested_past_the_limit_gets_an_error_naming_it_and_the_socket_stays_open(
+    demo, settings
+):
+    chat = await connect()
+    await greet(chat)
+
+    await chat.send_to(text_data="[" * 10_000 + "]" * 10_000)
+
+    error = await chat.receive_json_from()
+    assert (error["code"], error["detail"]) == (
+        "invalid_json",
+        f"JSON nested deeper than {settings.JSON_MAX_DEPTH} levels (JSON_MAX_DEPTH).",
+    )
+    nested = {"type": "message", "text": "!ping", "extra": [[[]]]}
+    await chat.send_json_to(nested)
+    assert (await chat.receive_json_from())["text"] == "!ping"
+    await chat.disconnect()
+
+
 async def test_a_frame_over_the_size_limit_closes_with_1009(demo, settings):
     settings.CHAT_FRAME_MAX_BYTES = 100
     chat = await connect()
