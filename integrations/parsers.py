@@ -23,6 +23,8 @@ class LimitedJSONParser(JSONParser):
         if len(body) > limit:
             raise RequestTooLarge(f"The request body is over {limit} bytes.")
         try:
-            return json_loads_limited(body.decode((parser_context or {}).get("encoding") or "utf-8"))
+            return json_loads_limited(
+                body.decode((parser_context or {}).get("encoding") or "utf-8")
+            )
         except (ValueError, UnicodeDecodeError) as error:
             raise ParseError(f"JSON parse error - {error}") from error

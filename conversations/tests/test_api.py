@@ -103,7 +103,8 @@ def test_text_no_database_can_store_is_a_400_that_says_why_and_stores_nothing(
 
     assert response.status_code == 400
     [detail] = response.json()["fields"]["text"]
-    assert detail.startswith("This field contains a ") and "(U+" in detail
+    assert detail.startswith("This field contains a ")
+    assert "(U+" in detail
     assert not Message.objects.exists()
 
 
