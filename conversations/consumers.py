@@ -105,7 +105,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.flood = FloodGuard(settings.CHAT_FLOOD_BURST, settings.CHAT_FLOOD_PER_SECOND)
         origin = _header(self.scope, b"origin")
         is_allowed = await database_sync_to_async(services.chat_origin_allowed)(
-            bot_slug=self.bot_slug, origin=origin
+            bot_slug=self.bot_slug,
+            origin=origin,
+            host=_header(self.scope, b"host"),
+            is_secure=self.scope.get("scheme") == "wss",
         )
         if not is_allowed:
             logger.info("chat socket for %s refused for origin %r", self.bot_slug, origin)

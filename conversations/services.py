@@ -4,12 +4,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.http.request import validate_host
 from django.utils import timezone
 
 from actions.base import ActionContext
@@ -22,6 +19,7 @@ from actions.services import (
     pending_call_get,
     pending_call_save,
 )
+from botsite.origins import origin_in, origin_is_sites_own, origin_parse
 from conversations.connectors.base import ConnectorIdentity
 from conversations.engine.messages import (
     ActionCall,
@@ -281,7 +279,7 @@ def _message_decide(inbound: InboundMessage, conversation: _Conversation) -> _De
     return _Decision(inbound, conversation, outcome, responses, queued, expires_at)
 
 
-def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | None | Exception]:
+def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | Exception | None]:
     """The lookup of a round's messages in one statement; should it fail, one statement per
     message, so that a message the database refuses fails alone."""
     keys = [_conversation_key(inbound) for inbound in inbounds]
@@ -291,7 +289,7 @@ def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | None 
         if len(keys) == 1:
             return [error]
         logger.warning("lookup of %d messages failed; looking them up one by one", len(keys))
-    rows: list[ConversationRow | None | Exception] = []
+    rows: list[ConversationRow | Exception | None] = []
     for key in keys:
         try:
             # A savepoint: in a caller's transaction a failed statement would spoil the rest.
@@ -464,18 +462,19 @@ def memory_entries_purge() -> int:
     return deleted
 
 
-def chat_origin_allowed(*, bot_slug: str, origin: str | None) -> bool:
-    """May a browser page of `origin` open the bot's chat socket? The site's own hosts may;
-    other sites only if staff listed them on the bot (for the embedded widget)."""
-    if not origin:
+def chat_origin_allowed(
+    *, bot_slug: str, origin: str | None, host: str | None = None, is_secure: bool = False
+) -> bool:
+    """May a browser page of `origin` open the bot's chat socket (reached at `host`, over
+    TLS or not)? The site's own origins may (`botsite.origins`); other sites only if staff
+    listed them on the bot (for the embedded widget). Scheme, host and port must match."""
+    parsed = origin_parse(origin)
+    if parsed is None:
         return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    if validate_host(parts.hostname, settings.ALLOWED_HOSTS):
+    if origin_is_sites_own(parsed, host_header=host, is_secure=is_secure):
         return True
     allowed = Bot.objects.filter(slug=bot_slug).values_list("allowed_origins", flat=True).first()
-    return origin.rstrip("/") in (allowed or [])
+    return origin_in(parsed, allowed or [])
 
 
 def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:
