@@ -26,8 +26,11 @@ from conversations.models import Room
 
 logger = logging.getLogger(__name__)
 
-CLOSE_UNSUPPORTED_DATA = 1003
-CLOSE_TOO_BIG = 1009
+# Application codes: autobahn, under daphne, lets an application close only with 1000 or
+# 3000-4999 (a 1003 or 1009 raised, and daphne closed with 1011 and logged a traceback).
+# They mirror 1003 and 1009; frames over daphne's own read limit still close with 1009.
+CLOSE_UNSUPPORTED_DATA = 4003
+CLOSE_TOO_BIG = 4009
 CLOSE_BOT_NOT_FOUND = 4404
 CLOSE_FLOODING = 4429
 #: Refused frames tolerated after the first "rate_limited" error before the socket closes.
@@ -136,7 +139,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNSUPPORTED_DATA)
             return
         if len(text_data.encode()) > settings.CHAT_FRAME_MAX_BYTES:
-            await self.close(code=CLOSE_TOO_BIG)  # the server's read limit normally comes first
+            await self.close(code=CLOSE_TOO_BIG)  # daphne's read limit (1009) normally comes first
             return
         if not self.flood.allow():
             if self.flood.refusals > FLOOD_REFUSALS_BEFORE_CLOSE:

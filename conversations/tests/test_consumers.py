@@ -197,21 +197,21 @@ async def test_json_nested_past_the_limit_gets_an_error_naming_it_and_the_socket
     await chat.disconnect()
 
 
-async def test_a_frame_over_the_size_limit_closes_with_1009(demo, settings):
+async def test_a_frame_over_the_size_limit_closes_with_4009(demo, settings):
     settings.CHAT_FRAME_MAX_BYTES = 100
     chat = await connect()
 
     await chat.send_to(text_data="x" * 101)
 
-    assert await chat.receive_output() == {"type": "websocket.close", "code": 1009}
+    assert await chat.receive_output() == {"type": "websocket.close", "code": 4009}
 
 
-async def test_binary_frames_close_the_socket_with_1003(demo):
+async def test_binary_frames_close_the_socket_with_4003(demo):
     chat = await connect()
 
     await chat.send_to(bytes_data=b"\x00\x01")
 
-    assert await chat.receive_output() == {"type": "websocket.close", "code": 1003}
+    assert await chat.receive_output() == {"type": "websocket.close", "code": 4003}
 
 
 async def test_a_flood_is_refused_with_an_error_then_closed(demo, settings):
