@@ -5,6 +5,7 @@ without one. Client mistakes log no traceback."""
 import re
 import sys
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -116,3 +117,34 @@ def test_a_daphne_without_a_frame_size_limit_closes_oversized_frames_with_4009(s
 
     assert received == {4009: 4009, 4003: 4003}, daphne.tail(80)
     assert_no_traceback(daphne)
+
+
+MAKE_TOKEN = """
+from django.contrib.auth import get_user_model
+from conversations.models import Bot
+from integrations.services import api_token_create
+user = get_user_model().objects.create_user("integrator")
+demo = Bot.objects.get(slug="demo")
+_, secret = api_token_create(name="e2e", user=user, bots=[demo], scope="write")
+print(secret)
+"""
+
+
+def test_the_embedded_api_answers_bad_json_and_text_with_a_400_not_a_debug_page(site):
+    site.start()
+    assert site.process is not None
+    token = site.django(MAKE_TOKEN).strip()
+    url = f"{site.base}/api/v1/bots/demo/messages/"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    deep = '{"participant": "p", "text": "hi", "x": ' + "[" * 50_000 + "]" * 50_000 + "}"
+
+    too_deep = httpx.post(url, content=deep, headers=headers, timeout=30)
+    nul = httpx.post(url, content='{"participant": "p", "text": "a\\u0000b"}', headers=headers)
+    fine = httpx.post(url, content='{"participant": "p", "text": "!ping"}', headers=headers)
+
+    assert (too_deep.status_code, too_deep.headers["content-type"]) == (400, "application/json")
+    assert "JSON nested deeper than 64 levels" in too_deep.json()["detail"]
+    assert nul.status_code == 400
+    assert "NUL" in nul.json()["fields"]["text"][0]
+    assert [reply["text"] for reply in fine.json()["replies"]] == ["pong"]
+    assert_no_traceback(site.process)
