@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from actions.base import ActionContext
@@ -198,7 +198,9 @@ def messages_receive(*, inbounds: Sequence[InboundMessage]) -> list[MessageRecei
     Each message gets its own result, in order: its receipt, or the error that stopped it
     (`BotNotFound`, a fault while the engine decided or while it was stored), which
     concerns that message alone: a batch whose lookup or transaction fails is done again
-    one message at a time, so only the messages that fail alone fail. Messages to one room
+    one message at a time, so only the messages that fail alone fail (unless the database
+    is unreachable, for the batch and again for a message alone: then the rest get that
+    error at once). Messages to one room
     are taken one after another, each after the previous one is stored, so each sees the
     room as the one before left it.
     """
@@ -288,6 +290,7 @@ def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | Excep
     except Exception as error:
         if len(keys) == 1:
             return [error]
+        batch_error = error
         logger.warning("lookup of %d messages failed; looking them up one by one", len(keys))
     rows: list[ConversationRow | Exception | None] = []
     for key in keys:
@@ -297,6 +300,9 @@ def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | Excep
                 rows += conversation_rows_get([key])
         except Exception as error:
             rows.append(error)
+            if _is_database_unreachable(batch_error) and _is_database_unreachable(error):
+                rows += [error] * (len(keys) - len(rows))
+                break
     return rows
 
 
@@ -312,9 +318,11 @@ def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt | Except
     except IntegrityError as error:
         if len(decisions) == 1:
             return [_integrity_result(decisions[0], error)]
+        batch_error: Exception = error
     except Exception as error:
         if len(decisions) == 1:
             return [error]
+        batch_error = error
     logger.warning("a batch of %d messages failed; storing them one by one", len(decisions))
     receipts: list[MessageReceipt | Exception] = []
     for decision in decisions:
@@ -325,7 +333,15 @@ def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt | Except
             receipts.append(_integrity_result(decision, error))
         except Exception as error:
             receipts.append(error)
+            if _is_database_unreachable(batch_error) and _is_database_unreachable(error):
+                # Not one message's fault: the rest would each wait for the same failure.
+                receipts += [error] * (len(decisions) - len(receipts))
+                break
     return receipts
+
+
+def _is_database_unreachable(error: Exception) -> bool:
+    return isinstance(error, OperationalError | InterfaceError)
 
 
 def _integrity_result(decision: _Decision, error: IntegrityError) -> MessageReceipt | Exception:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -349,3 +349,25 @@ def test_valid_messages_in_a_batch_of_random_frames_are_all_stored_and_answered(
                 assert [reply.text for reply in result.replies] == ["pong"]
         elif isinstance(result, Exception):
             assert not stored.exists()
+
+
+def test_a_batch_the_database_cannot_take_at_all_is_not_tried_again_per_message(demo_bot):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: a trigger raising a connection failure's SQLSTATE")
+    _execute(
+        [
+            """CREATE FUNCTION all_refuse() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'unreachable' USING ERRCODE = '08006'; END $$
+            LANGUAGE plpgsql""",
+            """CREATE TRIGGER all_refuse BEFORE INSERT ON conversations_message
+            FOR EACH ROW EXECUTE FUNCTION all_refuse()""",
+        ]
+    )
+    inbounds = [from_visitor(n, "!ping") for n in range(6)]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = services.messages_receive(inbounds=inbounds)
+
+    assert all(isinstance(result, OperationalError) for result in results), results
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "conversations_message"')]
+    assert len(inserts) == 2, "the batch, then one message alone; not each of the six"
