@@ -1,6 +1,6 @@
 """Every close code of docs/websocket-protocol.md, as a WebSocket client receives it from a
 real daphne: `make run`'s server (with daphne's frame size limit) and a bare daphne started
-without one. Client mistakes log no traceback."""
+without one; and bad input to the embedded run's API. Client mistakes log no traceback."""
 
 import re
 import sys
