@@ -1,9 +1,10 @@
 """Use cases of the conversations app: identify, store, hand to the engine, queue."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
@@ -290,20 +291,17 @@ def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | Excep
     except Exception as error:
         if len(keys) == 1:
             return [error]
-        batch_error = error
         logger.warning("lookup of %d messages failed; looking them up one by one", len(keys))
-    rows: list[ConversationRow | Exception | None] = []
-    for key in keys:
-        try:
-            # A savepoint: in a caller's transaction a failed statement would spoil the rest.
-            with transaction.atomic():
-                rows += conversation_rows_get([key])
-        except Exception as error:
-            rows.append(error)
-            if _is_database_unreachable(batch_error) and _is_database_unreachable(error):
-                rows += [error] * (len(keys) - len(rows))
-                break
-    return rows
+        return _each_alone(keys, _row_lookup_alone, batch_error=error)
+
+
+def _row_lookup_alone(key: ConversationKey) -> ConversationRow | Exception | None:
+    try:
+        # A savepoint: in a caller's transaction a failed statement would spoil the rest.
+        with transaction.atomic():
+            return conversation_rows_get([key])[0]
+    except Exception as error:
+        return error
 
 
 def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt | Exception]:
@@ -315,40 +313,52 @@ def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt | Except
     try:
         with transaction.atomic():
             return list(_decisions_write(decisions))
-    except IntegrityError as error:
-        if len(decisions) == 1:
-            return [_integrity_result(decisions[0], error)]
-        batch_error: Exception = error
     except Exception as error:
         if len(decisions) == 1:
-            return [error]
-        batch_error = error
-    logger.warning("a batch of %d messages failed; storing them one by one", len(decisions))
-    receipts: list[MessageReceipt | Exception] = []
-    for decision in decisions:
-        try:
-            with transaction.atomic():
-                receipts += _decisions_write([decision])
-        except IntegrityError as error:
-            receipts.append(_integrity_result(decision, error))
-        except Exception as error:
-            receipts.append(error)
-            if _is_database_unreachable(batch_error) and _is_database_unreachable(error):
-                # Not one message's fault: the rest would each wait for the same failure.
-                receipts += [error] * (len(decisions) - len(receipts))
-                break
-    return receipts
+            return [_store_failure_result(decisions[0], error)]
+        logger.warning("a batch of %d messages failed; storing them one by one", len(decisions))
+        return _each_alone(decisions, _decision_store_alone, batch_error=error)
 
 
-def _is_database_unreachable(error: Exception) -> bool:
-    return isinstance(error, OperationalError | InterfaceError)
+def _decision_store_alone(decision: _Decision) -> MessageReceipt | Exception:
+    try:
+        with transaction.atomic():
+            return _decisions_write([decision])[0]
+    except Exception as error:
+        return _store_failure_result(decision, error)
 
 
-def _integrity_result(decision: _Decision, error: IntegrityError) -> MessageReceipt | Exception:
+def _store_failure_result(decision: _Decision, error: Exception) -> MessageReceipt | Exception:
+    """What a message whose store failed comes to: the receipt of its twin when a resend
+    on another socket was stored first, else the error itself."""
+    if not isinstance(error, IntegrityError):
+        return error
     try:
         return _resend_receipt(decision, error)
     except Exception as fault:
         return fault
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _each_alone(
+    items: list[T], attempt: Callable[[T], R | Exception], *, batch_error: Exception
+) -> list[R | Exception]:
+    """`attempt` for each item on its own. When the database is unreachable for the batch
+    and again for an item alone, that is no item's fault: the rest get that error at once,
+    rather than each waiting for the same failure."""
+    results: list[R | Exception] = []
+    for item in items:
+        result = attempt(item)
+        results.append(result)
+        if isinstance(result, Exception) and all(
+            isinstance(error, OperationalError | InterfaceError) for error in (batch_error, result)
+        ):
+            results += [result] * (len(items) - len(results))
+            break
+    return results
 
 
 def _resend_receipt(decision: _Decision, error: IntegrityError) -> MessageReceipt:
