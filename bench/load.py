@@ -19,6 +19,7 @@ import statistics
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -183,10 +184,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=200, help="messages/s in rate mode")
     parser.add_argument("--timeout", type=float, default=10)
-    parser.add_argument("--origin", default="http://127.0.0.1")
+    parser.add_argument("--origin", help="default: the URL's own (ws://h:p → http://h:p)")
     parser.add_argument("--chat", metavar="TEXT", help="speak the chat protocol, sending TEXT")
     parser.add_argument("--server-pid", type=int, help="measure this process's memory (idle)")
     args = parser.parse_args(argv)
+    if args.origin is None:  # the chat compares scheme, host and port exactly
+        parts = urlsplit(args.url)
+        args.origin = f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"
     runner = {"closed": closed_loop, "rate": fixed_rate, "idle": idle}[args.mode]
     result = asyncio.run(runner(args))
     if args.mode != "idle":

@@ -61,6 +61,15 @@ def _embedded_secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def secret_key_is_weak(key: str) -> bool:
+    """Short, Django's placeholder, few distinct characters, or a short pattern repeated
+    (`change-me` x 7 is 63 characters of 8 kinds)."""
+    if len(key) < 50 or len(set(key)) < 10 or key.startswith("django-insecure"):
+        return True
+    # A period of at most half the key: key[p:] == key[:-p] means it repeats every p.
+    return any(key[period:] == key[:-period] for period in range(1, len(key) // 2 + 1))
+
+
 SECRET_KEY = env_secret("SECRET_KEY") or ""
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
@@ -68,14 +77,16 @@ if DEBUG:
     SECRET_KEY = SECRET_KEY or _embedded_secret_key()
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]"]
 else:
-    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure"):
+    if secret_key_is_weak(SECRET_KEY):
         raise ImproperlyConfigured(
             "DEBUG is off: set SECRET_KEY (or SECRET_KEY_FILE) to a random value of 50+ "
-            "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+            "characters, not a short pattern repeated, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
         )
-    if not ALLOWED_HOSTS:
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
         raise ImproperlyConfigured(
-            "DEBUG is off: set ALLOWED_HOSTS to the host names this site is served under."
+            "DEBUG is off: set ALLOWED_HOSTS to the host names this site is served under "
+            "('*' would let any Host header through, and with it any page's origin)."
         )
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -455,6 +466,8 @@ CHAT_FLOOD_PER_SECOND = env.float("CHAT_FLOOD_PER_SECOND", default=1.0)
 # Most chat messages one process stores in one transaction (group commit, conversations.intake).
 CHAT_RECEIVE_BATCH_MAX = env.int("CHAT_RECEIVE_BATCH_MAX", default=64)
 CHAT_VISITOR_MAX_AGE_SECONDS = env.int("CHAT_VISITOR_MAX_AGE_SECONDS", default=180 * 86_400)
+# Deepest nesting of arrays and objects in JSON from outside (chat frames, API bodies).
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 
 # ---------------------------------------------------------------------------------------------
 # Logging

@@ -2,26 +2,50 @@
 
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from rest_framework.views import APIView
 
 from conversations import selectors, services
 from conversations.connectors.api import ApiConnector
-from conversations.connectors.base import ConnectorIdentity
+from conversations.connectors.base import ConnectorIdentity, inbound_text_problem
 
 MAX_WAIT_SECONDS = 30
 
 
+class InboundTextField(serializers.CharField):
+    """Text from outside, refused as every connector refuses it (`inbound_text_problem`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # DRF's own NUL and surrogate checks: the same refusal, said in other words.
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(
+                validator, ProhibitNullCharactersValidator | ProhibitSurrogateCharactersValidator
+            )
+        ]
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        problem = inbound_text_problem(text)
+        if problem is not None:
+            raise serializers.ValidationError(f"This field {problem}.", code="invalid_text")
+        return text
+
+
 class MessageInputSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=4000, trim_whitespace=True)
-    participant = serializers.CharField(
+    text = InboundTextField(max_length=4000, trim_whitespace=True)
+    participant = InboundTextField(
         max_length=150, help_text="The integrator's id of the person who wrote the message."
     )
-    participant_name = serializers.CharField(max_length=150, required=False)
-    room = serializers.CharField(
+    participant_name = InboundTextField(max_length=150, required=False)
+    room = InboundTextField(
         max_length=200, required=False, help_text="A conversation id; default: one per participant."
     )
     client_id = serializers.UUIDField(required=False, help_text="Makes a retried post safe.")

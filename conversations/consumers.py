@@ -6,7 +6,6 @@ live `message`, `ack`, `typing` and `error` frames.
 """
 
 import hashlib
-import json
 import logging
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from botsite.json_limits import JsonTooDeep, json_loads_limited
 from conversations import identity, realtime, selectors, services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
@@ -26,8 +26,11 @@ from conversations.models import Room
 
 logger = logging.getLogger(__name__)
 
-CLOSE_UNSUPPORTED_DATA = 1003
-CLOSE_TOO_BIG = 1009
+# Application codes: autobahn, under daphne, lets an application close only with 1000 or
+# 3000-4999 (a 1003 or 1009 raised, and daphne closed with 1011 and logged a traceback).
+# They mirror 1003 and 1009; frames over daphne's own read limit still close with 1009.
+CLOSE_UNSUPPORTED_DATA = 4003
+CLOSE_TOO_BIG = 4009
 CLOSE_BOT_NOT_FOUND = 4404
 CLOSE_FLOODING = 4429
 #: Refused frames tolerated after the first "rate_limited" error before the socket closes.
@@ -105,7 +108,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.flood = FloodGuard(settings.CHAT_FLOOD_BURST, settings.CHAT_FLOOD_PER_SECOND)
         origin = _header(self.scope, b"origin")
         is_allowed = await database_sync_to_async(services.chat_origin_allowed)(
-            bot_slug=self.bot_slug, origin=origin
+            bot_slug=self.bot_slug,
+            origin=origin,
+            host=_header(self.scope, b"host"),
+            is_secure=self.scope.get("scheme") == "wss",
         )
         if not is_allowed:
             logger.info("chat socket for %s refused for origin %r", self.bot_slug, origin)
@@ -133,7 +139,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNSUPPORTED_DATA)
             return
         if len(text_data.encode()) > settings.CHAT_FRAME_MAX_BYTES:
-            await self.close(code=CLOSE_TOO_BIG)  # the server's read limit normally comes first
+            await self.close(code=CLOSE_TOO_BIG)  # daphne's read limit (1009) normally comes first
             return
         if not self.flood.allow():
             if self.flood.refusals > FLOOD_REFUSALS_BEFORE_CLOSE:
@@ -142,7 +148,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await self._error("rate_limited", "Too many messages; slow down.")
             return
         try:
-            content = json.loads(text_data)
+            content = json_loads_limited(text_data)
+        except JsonTooDeep as error:
+            await self._error("invalid_json", str(error))
+            return
         except ValueError:
             await self._error("invalid_json", "A frame must be valid JSON.")
             return
@@ -166,6 +175,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except BotNotFound as error:
             await self._error(error.code, error.detail)
             await self.close(code=CLOSE_BOT_NOT_FOUND)
+            return
+        except Exception:
+            # Its batch was stored without it (services.messages_receive); only it failed.
+            logger.exception("bot %s: a chat message could not be stored", self.bot_slug)
+            await self._error("not_stored", "The message could not be stored; send it again.")
             return
         if inbound.client_id is not None:
             await self.send_json(

@@ -9,6 +9,8 @@ import uuid
 from django.conf import settings
 from django.core import signing
 
+from conversations.connectors.base import inbound_text_problem
+
 SALT = "botsite.visitor"
 COOKIE_NAME = "botsite_visitor"
 
@@ -21,8 +23,8 @@ def visitor_token_issue() -> tuple[str, str]:
 
 def visitor_token_read(token: object) -> str | None:
     """The visitor id of a valid, unexpired token; None otherwise."""
-    if not isinstance(token, str) or len(token) > 500:
-        return None
+    if not isinstance(token, str) or len(token) > 500 or inbound_text_problem(token):
+        return None  # signing would fail to encode a lone surrogate, not refuse it
     try:
         payload = signing.loads(token, salt=SALT, max_age=settings.CHAT_VISITOR_MAX_AGE_SECONDS)
     except signing.BadSignature:

@@ -1,15 +1,13 @@
 """Use cases of the conversations app: identify, store, hand to the engine, queue."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from typing import TypeVar
 
-from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.http.request import validate_host
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from actions.base import ActionContext
@@ -22,6 +20,7 @@ from actions.services import (
     pending_call_get,
     pending_call_save,
 )
+from botsite.origins import origin_in, origin_is_sites_own, origin_parse
 from conversations.connectors.base import ConnectorIdentity
 from conversations.engine.messages import (
     ActionCall,
@@ -198,16 +197,23 @@ def messages_receive(*, inbounds: Sequence[InboundMessage]) -> list[MessageRecei
     lookup for all of them and one transaction that stores them all (group commit).
 
     Each message gets its own result, in order: its receipt, or the error that stopped it
-    (`BotNotFound`, or a fault while the engine decided), which concerns that message
-    alone. Messages to one room are taken one after another, each after the previous one
-    is stored, so each sees the room as the one before left it.
+    (`BotNotFound`, a fault while the engine decided or while it was stored), which
+    concerns that message alone: a batch whose lookup or transaction fails is done again
+    one message at a time, so only the messages that fail alone fail (unless the database
+    is unreachable, for the batch and again for a message alone: then the rest get that
+    error at once). Messages to one room
+    are taken one after another, each after the previous one is stored, so each sees the
+    room as the one before left it.
     """
     results: list[MessageReceipt | Exception | None] = [None] * len(inbounds)
     for round_indexes in _rounds_one_per_room(inbounds):
-        rows = conversation_rows_get([_conversation_key(inbounds[i]) for i in round_indexes])
+        rows = _rows_lookup([inbounds[i] for i in round_indexes])
         decided: list[tuple[int, _Decision]] = []
         for index, row in zip(round_indexes, rows, strict=True):
             inbound = inbounds[index]
+            if isinstance(row, Exception):
+                results[index] = row
+                continue
             try:
                 conversation = _conversation_load(inbound, row)
                 if conversation.duplicate_id is not None:
@@ -276,26 +282,83 @@ def _message_decide(inbound: InboundMessage, conversation: _Conversation) -> _De
     return _Decision(inbound, conversation, outcome, responses, queued, expires_at)
 
 
-def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt]:
-    """Store the decided messages in one transaction. Should one of them break a
-    constraint (a resend racing its twin on another socket), each is stored again on its
-    own, so only that one turns into a duplicate receipt."""
+def _rows_lookup(inbounds: list[InboundMessage]) -> list[ConversationRow | Exception | None]:
+    """The lookup of a round's messages in one statement; should it fail, one statement per
+    message, so that a message the database refuses fails alone."""
+    keys = [_conversation_key(inbound) for inbound in inbounds]
+    try:
+        return list(conversation_rows_get(keys))
+    except Exception as error:
+        if len(keys) == 1:
+            return [error]
+        logger.warning("lookup of %d messages failed; looking them up one by one", len(keys))
+        return _each_alone(keys, _row_lookup_alone, batch_error=error)
+
+
+def _row_lookup_alone(key: ConversationKey) -> ConversationRow | Exception | None:
+    try:
+        # A savepoint: in a caller's transaction a failed statement would spoil the rest.
+        with transaction.atomic():
+            return conversation_rows_get([key])[0]
+    except Exception as error:
+        return error
+
+
+def _decisions_store(decisions: list[_Decision]) -> list[MessageReceipt | Exception]:
+    """Store the decided messages in one transaction. Should it fail (a resend racing its
+    twin on another socket, a value the database refuses, anything), each is stored again
+    on its own, so only the one at fault fails or turns into a duplicate receipt."""
     if not decisions:
         return []
     try:
         with transaction.atomic():
-            return _decisions_write(decisions)
-    except IntegrityError as error:
+            return list(_decisions_write(decisions))
+    except Exception as error:
         if len(decisions) == 1:
-            return [_resend_receipt(decisions[0], error)]
-    receipts = []
-    for decision in decisions:
-        try:
-            with transaction.atomic():
-                receipts += _decisions_write([decision])
-        except IntegrityError as error:
-            receipts.append(_resend_receipt(decision, error))
-    return receipts
+            return [_store_failure_result(decisions[0], error)]
+        logger.warning("a batch of %d messages failed; storing them one by one", len(decisions))
+        return _each_alone(decisions, _decision_store_alone, batch_error=error)
+
+
+def _decision_store_alone(decision: _Decision) -> MessageReceipt | Exception:
+    try:
+        with transaction.atomic():
+            return _decisions_write([decision])[0]
+    except Exception as error:
+        return _store_failure_result(decision, error)
+
+
+def _store_failure_result(decision: _Decision, error: Exception) -> MessageReceipt | Exception:
+    """What a message whose store failed comes to: the receipt of its twin when a resend
+    on another socket was stored first, else the error itself."""
+    if not isinstance(error, IntegrityError):
+        return error
+    try:
+        return _resend_receipt(decision, error)
+    except Exception as fault:
+        return fault
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _each_alone(
+    items: list[T], attempt: Callable[[T], R | Exception], *, batch_error: Exception
+) -> list[R | Exception]:
+    """`attempt` for each item on its own. When the database is unreachable for the batch
+    and again for an item alone, that is no item's fault: the rest get that error at once,
+    rather than each waiting for the same failure."""
+    results: list[R | Exception] = []
+    for item in items:
+        result = attempt(item)
+        results.append(result)
+        if isinstance(result, Exception) and all(
+            isinstance(error, OperationalError | InterfaceError) for error in (batch_error, result)
+        ):
+            results += [result] * (len(items) - len(results))
+            break
+    return results
 
 
 def _resend_receipt(decision: _Decision, error: IntegrityError) -> MessageReceipt:
@@ -425,18 +488,19 @@ def memory_entries_purge() -> int:
     return deleted
 
 
-def chat_origin_allowed(*, bot_slug: str, origin: str | None) -> bool:
-    """May a browser page of `origin` open the bot's chat socket? The site's own hosts may;
-    other sites only if staff listed them on the bot (for the embedded widget)."""
-    if not origin:
+def chat_origin_allowed(
+    *, bot_slug: str, origin: str | None, host: str | None = None, is_secure: bool = False
+) -> bool:
+    """May a browser page of `origin` open the bot's chat socket (reached at `host`, over
+    TLS or not)? The site's own origins may (`botsite.origins`); other sites only if staff
+    listed them on the bot (for the embedded widget). Scheme, host and port must match."""
+    parsed = origin_parse(origin)
+    if parsed is None:
         return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    if validate_host(parts.hostname, settings.ALLOWED_HOSTS):
+    if origin_is_sites_own(parsed, host_header=host, is_secure=is_secure):
         return True
     allowed = Bot.objects.filter(slug=bot_slug).values_list("allowed_origins", flat=True).first()
-    return origin.rstrip("/") in (allowed or [])
+    return origin_in(parsed, allowed or [])
 
 
 def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:

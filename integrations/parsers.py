@@ -1,9 +1,10 @@
-import json
 from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
+
+from botsite.json_limits import json_loads_limited
 
 
 class RequestTooLarge(APIException):
@@ -13,7 +14,8 @@ class RequestTooLarge(APIException):
 
 
 class LimitedJSONParser(JSONParser):
-    """JSON bodies up to API_MAX_BODY_BYTES; DRF reads the stream itself, past Django's cap."""
+    """JSON bodies up to API_MAX_BODY_BYTES, nested up to JSON_MAX_DEPTH; DRF reads the
+    stream itself, past Django's cap."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         limit = settings.API_MAX_BODY_BYTES
@@ -21,6 +23,8 @@ class LimitedJSONParser(JSONParser):
         if len(body) > limit:
             raise RequestTooLarge(f"The request body is over {limit} bytes.")
         try:
-            return json.loads(body.decode((parser_context or {}).get("encoding") or "utf-8"))
+            return json_loads_limited(
+                body.decode((parser_context or {}).get("encoding") or "utf-8")
+            )
         except (ValueError, UnicodeDecodeError) as error:
             raise ParseError(f"JSON parse error - {error}") from error

@@ -119,3 +119,37 @@ def test_the_deploy_checklist_is_clean_in_production_settings():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["change-me" * 7, "0123456789" * 5 + "012", "aB3" * 20, "abcdefgh" + "a" * 50],
+    ids=["change-me x7", "digits x5 and a part", "three characters x20", "few kinds"],
+)
+def test_production_refuses_a_secret_key_of_a_short_pattern_repeated(key):
+    env = clean_env(DJANGO_SETTINGS_MODULE="botsite.settings", **{**PRODUCTION, "SECRET_KEY": key})
+
+    result = run_python("import django; django.setup()", env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "not a short pattern repeated" in result.stderr
+
+
+def test_production_accepts_a_random_hex_secret_key(tmp_path):
+    key = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+    assert mode(tmp_path, **{**PRODUCTION, "SECRET_KEY": key})["secret_key_length"] == 64
+
+
+def test_production_refuses_allowed_hosts_of_any_host():
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="botsite.settings",
+        **{**PRODUCTION, "ALLOWED_HOSTS": "bots.example.com,*"},
+    )
+
+    result = run_python("import django; django.setup()", env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "'*' would let any Host header through" in result.stderr

@@ -15,6 +15,19 @@ class InvalidInbound(BotsiteError):
     code = "invalid_message"
 
 
+def inbound_text_problem(text: str) -> str | None:
+    """Why `text` from outside cannot be stored as it is, or None when it can. Every
+    connector's way in refuses such text (PostgreSQL refuses NUL in text; a lone surrogate
+    is no character, UTF-8 cannot encode it, so SQLite refuses it)."""
+    if "\x00" in text:
+        return "contains a NUL character (U+0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"contains a lone surrogate (U+{ord(text[error.start]):04X})"
+    return None
+
+
 @dataclass(frozen=True)
 class ConnectorIdentity:
     """Who is on the other end and where, as the connector's edge established it."""

@@ -3,7 +3,12 @@ from typing import Any
 
 from django.conf import settings
 
-from conversations.connectors.base import ConnectorIdentity, ConnectorType, InvalidInbound
+from conversations.connectors.base import (
+    ConnectorIdentity,
+    ConnectorType,
+    InvalidInbound,
+    inbound_text_problem,
+)
 from conversations.connectors.registry import connector_types
 from conversations.engine.messages import InboundMessage, OutboundMessage
 
@@ -31,6 +36,9 @@ class WebChatConnector(ConnectorType):
                 f"'text' is longer than {settings.CHAT_MESSAGE_MAX_CHARS} characters.",
                 code="text_too_long",
             )
+        problem = inbound_text_problem(text)
+        if problem is not None:
+            raise InvalidInbound(f"'text' {problem}.", code="invalid_text")
         client_id = raw.get("client_id")
         if client_id is not None:
             try:

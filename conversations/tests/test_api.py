@@ -93,3 +93,33 @@ def test_a_batched_caller_gets_the_combined_reply_too(admin_client, demo_bot):
     assert is_complete
     assert [reply.text for reply in replies] == ["ada, bob: pong"]
     assert again.status_code == 202, "the new message waits for its own window"
+
+
+@pytest.mark.parametrize("text", ["hi \x00 there", "hi \ud800 there"], ids=["NUL", "surrogate"])
+def test_text_no_database_can_store_is_a_400_that_says_why_and_stores_nothing(
+    admin_client, demo_bot, text
+):
+    response = post(admin_client, text=text)
+
+    assert response.status_code == 400
+    [detail] = response.json()["fields"]["text"]
+    assert detail.startswith("This field contains a ")
+    assert "(U+" in detail
+    assert not Message.objects.exists()
+
+
+def test_json_nested_past_the_limit_is_a_400_naming_it_not_a_debug_page(
+    admin_client, demo_bot, settings
+):
+    settings.DEBUG = True  # as in the embedded run, where a 500 would show the debug page
+    body = '{"participant": "p", "text": "!ping", "extra": ' + "[" * 50_000 + "]" * 50_000 + "}"
+
+    response = admin_client.post(URL, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "parse_error",
+        "detail": "JSON parse error - JSON nested deeper than "
+        f"{settings.JSON_MAX_DEPTH} levels (JSON_MAX_DEPTH).",
+    }
+    assert not Message.objects.exists()

@@ -153,21 +153,65 @@ async def test_text_over_the_limit_is_refused(demo, settings):
     assert (await chat.receive_json_from())["code"] == "text_too_long"
 
 
-async def test_a_frame_over_the_size_limit_closes_with_1009(demo, settings):
+@pytest.mark.parametrize("escaped", ["\\u0000", "\\ud800"], ids=["NUL", "lone surrogate"])
+async def test_text_no_database_can_store_gets_an_error_and_nothing_is_stored(demo, escaped):
+    chat = await connect()
+    await greet(chat)
+
+    await chat.send_to(text_data=f'{{"type": "message", "text": "hi {escaped} there"}}')
+
+    error = await chat.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", "invalid_text")
+    assert "U+" in error["detail"]
+    await chat.send_json_to({"type": "message", "text": "!ping"})
+    assert (await chat.receive_json_from())["text"] == "!ping"
+    await chat.disconnect()
+    assert await database_sync_to_async(Message.objects.filter(text__contains="there").count)() == 0
+
+
+async def test_a_hello_with_a_lone_surrogate_in_its_token_makes_a_new_visitor(demo):
+    chat = await connect()
+
+    await chat.send_to(text_data='{"type": "hello", "visitor": "a:b\\ud800"}')
+
+    assert (await chat.receive_json_from())["type"] == "welcome"
+    await chat.disconnect()
+
+
+async def test_json_nested_past_the_limit_gets_an_error_naming_it_and_the_socket_stays_open(
+    demo, settings
+):
+    chat = await connect()
+    await greet(chat)
+
+    await chat.send_to(text_data="[" * 10_000 + "]" * 10_000)
+
+    error = await chat.receive_json_from()
+    assert (error["code"], error["detail"]) == (
+        "invalid_json",
+        f"JSON nested deeper than {settings.JSON_MAX_DEPTH} levels (JSON_MAX_DEPTH).",
+    )
+    nested = {"type": "message", "text": "!ping", "extra": [[[]]]}
+    await chat.send_json_to(nested)
+    assert (await chat.receive_json_from())["text"] == "!ping"
+    await chat.disconnect()
+
+
+async def test_a_frame_over_the_size_limit_closes_with_4009(demo, settings):
     settings.CHAT_FRAME_MAX_BYTES = 100
     chat = await connect()
 
     await chat.send_to(text_data="x" * 101)
 
-    assert await chat.receive_output() == {"type": "websocket.close", "code": 1009}
+    assert await chat.receive_output() == {"type": "websocket.close", "code": 4009}
 
 
-async def test_binary_frames_close_the_socket_with_1003(demo):
+async def test_binary_frames_close_the_socket_with_4003(demo):
     chat = await connect()
 
     await chat.send_to(bytes_data=b"\x00\x01")
 
-    assert await chat.receive_output() == {"type": "websocket.close", "code": 1003}
+    assert await chat.receive_output() == {"type": "websocket.close", "code": 4003}
 
 
 async def test_a_flood_is_refused_with_an_error_then_closed(demo, settings):
@@ -203,8 +247,30 @@ async def test_an_unknown_bot_gets_an_error_and_close_code_4404(db):
 
 @pytest.mark.parametrize(
     "headers",
-    [(), ((b"origin", b"https://evil.example"),), ((b"origin", b"null"),)],
-    ids=["no origin", "foreign", "null"],
+    [
+        (),
+        ((b"origin", b"https://evil.example"),),
+        ((b"origin", b"null"),),
+        ((b"origin", b"http://127.0.0.1:1"),),
+        ((b"origin", b"https://127.0.0.1:8000"),),
+        ((b"origin", b"http://127.0.0.1"),),
+        ((b"origin", b"http://localhost:8000"),),
+        ((b"origin", b"http://127.0.0.1:8000/chat/"),),
+        ((b"host", b"127.0.0.1:8123"), (b"origin", b"http://127.0.0.1:8124")),
+        ((b"host", b"evil.example:8123"), (b"origin", b"http://evil.example:8123")),
+    ],
+    ids=[
+        "no origin",
+        "foreign",
+        "null",
+        "an allowed host on another port",
+        "an allowed host with another scheme",
+        "an allowed host on the default port",
+        "an allowed host not the site's origin",
+        "with a path",
+        "another port than the host header's",
+        "a host header not in ALLOWED_HOSTS",
+    ],
 )
 async def test_sockets_from_foreign_or_missing_origins_are_refused(demo, headers):
     communicator = WebsocketCommunicator(application, "/ws/chat/demo/", headers=list(headers))
@@ -221,10 +287,63 @@ async def test_a_site_staff_allow_may_open_the_bots_socket(demo):
     shop = (b"origin", b"https://shop.example.com")
 
     assert await connect(headers=(shop,))
-    elsewhere = WebsocketCommunicator(
-        application, "/ws/chat/demo/", headers=[(b"origin", b"https://shop.example.org")]
+    assert await connect(headers=((b"origin", b"https://Shop.example.com:443"),))
+    for origin in [
+        b"https://shop.example.org",
+        b"https://shop.example.com:8443",
+        b"http://shop.example.com",
+    ]:
+        elsewhere = WebsocketCommunicator(
+            application, "/ws/chat/demo/", headers=[(b"origin", origin)]
+        )
+        assert not (await elsewhere.connect())[0], origin
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ((b"host", b"127.0.0.1:8123"), (b"origin", b"http://127.0.0.1:8123")),
+        ((b"host", b"localhost"), (b"origin", b"http://localhost:80")),
+        ((b"origin", b"HTTP://127.0.0.1:8000/"),),
+    ],
+    ids=["the socket's own host and port", "the default port spelled out", "SITE_URL's"],
+)
+async def test_the_sites_own_origins_may_open_the_socket(demo, headers):
+    assert await connect(headers=headers)
+
+
+async def test_a_trusted_origin_may_open_the_socket_on_its_port_only(demo, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://bots.example.com", "https://*.example.org:8443"]
+
+    for origin, is_allowed in [
+        (b"https://bots.example.com", True),
+        (b"https://bots.example.com:443", True),
+        (b"https://bots.example.com:8443", False),
+        (b"http://bots.example.com", False),
+        (b"https://chat.example.org:8443", True),
+        (b"https://chat.example.org", False),
+    ]:
+        communicator = WebsocketCommunicator(
+            application, "/ws/chat/demo/", headers=[(b"origin", origin)]
+        )
+        assert (await communicator.connect())[0] is is_allowed, origin
+        await communicator.disconnect()
+
+
+async def test_a_page_on_another_port_cannot_use_a_staff_session(demo, django_user_model):
+    staff = await database_sync_to_async(django_user_model.objects.create_superuser)(
+        "boss", password="x"
     )
-    assert not (await elsewhere.connect())[0]
+    cookie = await session_cookie_for(staff)
+    site = (b"host", b"127.0.0.1:8000")
+    hijack = WebsocketCommunicator(
+        application, "/ws/chat/demo/", headers=[site, (b"origin", b"http://127.0.0.1:1"), cookie]
+    )
+
+    assert not (await hijack.connect())[0]
+    own = await connect(headers=(site, ORIGIN, cookie))
+    assert (await greet(own))["participant"] == {"name": "boss"}
+    await own.disconnect()
 
 
 async def session_cookie_for(user) -> tuple[bytes, bytes]:

@@ -96,6 +96,12 @@
       setOnline(false);
       typing.textContent = "";
       if (event.code === 4404) { status.textContent = "This bot is not available."; return; }
+      // 1009 / 4009: a frame too large, 4003: a binary frame; that frame is lost, not resent.
+      if (event.code === 1009 || event.code === 4009 || event.code === 4003) {
+        showError("The server refused a message it could not read; it was not sent.");
+      }
+      // Flooding: start the backoff further on, so the page does not flood again at once.
+      if (event.code === 4429) { attempt = Math.max(attempt, 4); }
       // Exponential backoff with full jitter, so a restarted server is not stampeded.
       var delay = Math.random() * Math.min(15000, 500 * Math.pow(2, attempt));
       attempt += 1;
