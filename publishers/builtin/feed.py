@@ -22,7 +22,12 @@ ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text
 
 
 class FeedConfigForm(forms.Form):
-    url = forms.URLField(max_length=1000, assume_scheme="https", help_text="The feed's address.")
+    url = forms.URLField(
+        max_length=1000,
+        assume_scheme="https",
+        validators=[http.url_validator],
+        help_text="The feed's address; private and local addresses are refused.",
+    )
     max_items = forms.IntegerField(
         min_value=1, max_value=500, initial=50, required=False, help_text="Newest items read."
     )

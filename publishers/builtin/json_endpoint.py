@@ -17,7 +17,12 @@ PATH_HELP = "A dotted path in each item, e.g. 'id' or 'meta.link'."
 
 
 class JsonEndpointConfigForm(forms.Form):
-    url = forms.URLField(max_length=1000, assume_scheme="https")
+    url = forms.URLField(
+        max_length=1000,
+        assume_scheme="https",
+        validators=[http.url_validator],
+        help_text="The endpoint's address; private and local addresses are refused.",
+    )
     items_path = forms.CharField(
         required=False, help_text="Where the list of items is; empty: the document is the list."
     )

@@ -142,7 +142,7 @@ def test_staff_retry_failed_deliveries_from_the_list(admin_client, bot):
 def test_a_webhook_subscription_by_url_makes_an_endpoint_and_shows_its_secret_once(
     admin_client, bot, settings
 ):
-    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1:9"]
     publisher = services.publisher_save(
         publisher=Publisher(bot=bot, slug="news", name="News", kind="manual")
     )
@@ -163,3 +163,26 @@ def test_a_webhook_subscription_by_url_makes_an_endpoint_and_shows_its_secret_on
     assert (subscription.endpoint.url, subscription.tag) == ("http://127.0.0.1:9/hook", "go")
     assert subscription.endpoint.secret in response.content.decode()
     assert subscription.endpoint.bot == bot
+
+
+def test_a_feed_on_a_private_address_is_a_form_error_and_saves_nothing(admin_client, bot):
+    response = admin_client.post(
+        f"{CHANGELIST}add/",
+        {
+            "bot": bot.pk,
+            "slug": "news",
+            "name": "News",
+            "kind": "feed",
+            "config": '{"url": "http://127.0.0.1:6379/"}',
+            "interval_seconds": "600",
+            "timezone": "UTC",
+            "is_enabled": "on",
+            "runs-TOTAL_FORMS": "0",
+            "runs-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "127.0.0.1 is a private or local address" in response.content.decode()
+    assert not Publisher.objects.exists()
+    assert not PeriodicTask.objects.exists()

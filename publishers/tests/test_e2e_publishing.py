@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from botsite.tests.processes import bot_says, chat_socket, receive_until, start, wait_until
+from botsite.tests.subprocess_env import outbound_allowed
 from conversations.models import Bot, Message, Room
 from publishers import services
 from publishers.models import Delivery, Post, Publisher, Subscription
@@ -26,9 +27,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 
 @pytest.fixture
-def services_env(services_env, tmp_path):
+def services_env(services_env, tmp_path, feeds, receiver):
     return {
         **services_env,
+        "HTTP_ALLOWED_HOSTS": outbound_allowed(feeds.base, receiver.url),
         "BOTSITE_DATA_DIR": str(tmp_path / "data"),
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "DELIVERY_SWEEP_SECONDS": "1",
