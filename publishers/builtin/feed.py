@@ -93,6 +93,9 @@ class FeedPublisher(PublisherType):
     ConfigForm = FeedConfigForm
     example_config = {"url": "https://blog.example.com/feed.xml", "max_items": 50}
 
+    def source(self) -> str:
+        return str(self.config["url"])
+
     def fetch(self) -> Iterable[PostItem]:
         document = http.content_get(self.config["url"], accept=ACCEPT)
         return feed_items(document, limit=self.config.get("max_items") or 50)

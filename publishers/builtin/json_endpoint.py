@@ -110,5 +110,8 @@ class JsonEndpointPublisher(PublisherType):
         "published_field": "published",
     }
 
+    def source(self) -> str:
+        return str(self.config["url"])
+
     def fetch(self) -> Iterable[PostItem]:
         return json_items(http.json_get(self.config["url"]), self.config)
