@@ -45,9 +45,11 @@ def services_env(services_env, tmp_path, feeds, receiver):
 
 
 @pytest.fixture
-def feeds():
+def feeds(settings):
     with feed_server() as server:
         server.routes["/feed"] = (200, "application/rss+xml", RSS, 0)
+        # Publishers are saved in this process too, where the URL is checked first.
+        settings.HTTP_ALLOWED_HOSTS = [*settings.HTTP_ALLOWED_HOSTS, outbound_allowed(server.base)]
         yield server
 
 
