@@ -18,6 +18,7 @@ from publishers.registry import publisher_types
 
 # Scheme-less URLs typed by staff mean https (Django 6's default, chosen now).
 HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+RUN_FIELDS = ["started_at", "finished_at", "items_seen", "posts_new", "posts_history", "error"]
 
 
 class PublisherRunInline(admin.TabularInline):
@@ -26,14 +27,7 @@ class PublisherRunInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     ordering = ["-started_at"]
-    fields = readonly_fields = [
-        "started_at",
-        "finished_at",
-        "items_seen",
-        "posts_new",
-        "posts_history",
-        "error",
-    ]
+    fields = readonly_fields = RUN_FIELDS
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         recent = PublisherRun.objects.order_by("-started_at").values("pk")
@@ -121,27 +115,11 @@ class PublisherAdmin(admin.ModelAdmin):
 
 @admin.register(PublisherRun)
 class PublisherRunAdmin(admin.ModelAdmin):
-    list_display = [
-        "publisher",
-        "started_at",
-        "finished_at",
-        "items_seen",
-        "posts_new",
-        "posts_history",
-        "error",
-    ]
+    list_display = ["publisher", *RUN_FIELDS]
     list_filter = ["publisher"]
     list_select_related = ["publisher"]
     search_fields = ["error", "publisher__name"]
-    readonly_fields = [
-        "publisher",
-        "started_at",
-        "finished_at",
-        "items_seen",
-        "posts_new",
-        "posts_history",
-        "error",
-    ]
+    readonly_fields = ["publisher", *RUN_FIELDS]
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         return False  # runs are records of what happened
