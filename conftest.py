@@ -3,6 +3,7 @@ topology (real daphne, Celery worker and beat processes on PostgreSQL and Redis)
 
 import os
 import secrets
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,31 @@ def _cache_of_its_own(settings):
         alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
         for alias, config in settings.CACHES.items()
     }
+
+
+@pytest.fixture(autouse=True)
+def dns(monkeypatch) -> dict[str, list[str]]:
+    """The resolver tests get: names a test lists answer what it says, addresses and
+    localhost resolve as usual, and any other name does not resolve. No test asks a real
+    DNS server about a name, and an outbound-guard test judges the answers it gave."""
+    answers: dict[str, list[str]] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in answers:
+            family = {True: socket.AF_INET6, False: socket.AF_INET}
+            return [(family[":" in a], socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[name]]
+        if name is None or name.rstrip(".").lower() == "localhost":
+            return real(host, port, *args, **kwargs)
+        try:
+            real(host, None, flags=socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: not known to this test") from None
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
 
 
 @dataclass(frozen=True)
@@ -103,7 +129,6 @@ def services_env():
         ACTION_RUN_SWEEP_SECONDS="1",
         ACTION_RUN_STUCK_SECONDS="2",
         ACTION_RUN_TIMEOUT_SECONDS="4",
-        HTTP_ALLOWED_HOSTS="127.0.0.1",
         CELERY_WORKER_HIJACK_ROOT_LOGGER="false",
     )
 

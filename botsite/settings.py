@@ -416,7 +416,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 # ---------------------------------------------------------------------------------------------
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=5.0)
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=1_000_000)
-# Hosts that may resolve to private or loopback addresses (an intranet API, a local fake).
+# Hosts that may resolve to private or loopback addresses (an intranet API, a local feed):
+# `host` allows ports 80 and 443, `host:port` that port only.
 HTTP_ALLOWED_HOSTS = env.list("HTTP_ALLOWED_HOSTS", default=[])
 
 # ---------------------------------------------------------------------------------------------

@@ -201,7 +201,8 @@ class PublisherViewSet(TenantModelViewSet):
 
 
 class PostViewSet(TenantModelViewSet):
-    """Posts; one created here is fanned out to the subscribers at once, as in the admin."""
+    """Posts; one created here is fanned out to the subscribers as in the admin: at once, or
+    at its `published_at` when that is in the future."""
 
     queryset = Post.objects.all()
     serializer_class = serializers.PostSerializer

@@ -196,7 +196,7 @@ class PublisherSerializer(TenantModelSerializer):
 
     class Meta:
         model = Publisher
-        fields = _model_fields(Publisher, "periodic_task")
+        fields = _model_fields(Publisher, "periodic_task", "source_seen")
         read_only_fields = ["status", "last_run_at", "last_error", "created_at", "updated_at"]
 
 

@@ -8,6 +8,8 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms.models import construct_instance
 from django.http import HttpRequest
+from django.utils.formats import localize
+from django.utils.timezone import template_localtime
 
 from publishers import deliveries, services
 from publishers.exceptions import PublishingError, SubscriptionInvalid
@@ -16,6 +18,7 @@ from publishers.registry import publisher_types
 
 # Scheme-less URLs typed by staff mean https (Django 6's default, chosen now).
 HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+RUN_FIELDS = ["started_at", "finished_at", "items_seen", "posts_new", "posts_history", "error"]
 
 
 class PublisherRunInline(admin.TabularInline):
@@ -24,7 +27,7 @@ class PublisherRunInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     ordering = ["-started_at"]
-    fields = readonly_fields = ["started_at", "finished_at", "items_seen", "posts_new", "error"]
+    fields = readonly_fields = RUN_FIELDS
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         recent = PublisherRun.objects.order_by("-started_at").values("pk")
@@ -49,7 +52,14 @@ class PublisherAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "bot__slug"]
     autocomplete_fields = ["bot"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["status", "last_run_at", "last_error", "created_at", "updated_at"]
+    readonly_fields = [
+        "next_run_sends",
+        "status",
+        "last_run_at",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [PublisherRunInline]
     actions = ["publish_now", "publishers_resume", "publishers_pause"]
 
@@ -68,6 +78,10 @@ class PublisherAdmin(admin.ModelAdmin):
     @admin.display(description="last error")
     def last_error_short(self, publisher: Publisher) -> str:
         return publisher.last_error[:80]
+
+    @admin.display(description="the next run sends")
+    def next_run_sends(self, publisher: Publisher) -> str:
+        return services.publisher_next_run_sends(publisher=publisher)
 
     def save_model(self, request, publisher, form, change):  # type: ignore[no-untyped-def]
         services.publisher_save(publisher=publisher)
@@ -101,11 +115,11 @@ class PublisherAdmin(admin.ModelAdmin):
 
 @admin.register(PublisherRun)
 class PublisherRunAdmin(admin.ModelAdmin):
-    list_display = ["publisher", "started_at", "finished_at", "items_seen", "posts_new", "error"]
+    list_display = ["publisher", *RUN_FIELDS]
     list_filter = ["publisher"]
     list_select_related = ["publisher"]
     search_fields = ["error", "publisher__name"]
-    readonly_fields = ["publisher", "started_at", "finished_at", "items_seen", "posts_new", "error"]
+    readonly_fields = ["publisher", *RUN_FIELDS]
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         return False  # runs are records of what happened
@@ -119,17 +133,27 @@ class PostForm(forms.ModelForm):
         fields = ["publisher", "title", "body", "link", "tags", "published_at"]
 
 
+def _time_shown(when: object) -> str:
+    return str(localize(template_localtime(when)))
+
+
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostForm
     formfield_overrides = HTTPS_URLS
-    list_display = ["title", "publisher", "published_at", "created_at"]
+    list_display = ["title", "publisher", "published_at", "sending", "created_at"]
     list_filter = ["publisher"]
     list_select_related = ["publisher"]
     search_fields = ["title", "body", "source_id"]
     autocomplete_fields = ["publisher"]
     date_hierarchy = "created_at"
     readonly_fields = ["source_id", "created_at"]
+
+    @admin.display(description="sending")
+    def sending(self, post: Post) -> str:
+        if deliveries.post_is_scheduled(post):
+            return f"scheduled for {_time_shown(post.published_at)}"
+        return "at once"
 
     def save_model(self, request, post, form, change):  # type: ignore[no-untyped-def]
         if change:  # an edit changes the stored post, not what was already delivered
@@ -144,6 +168,9 @@ class PostAdmin(admin.ModelAdmin):
             published_at=post.published_at,
         )
         post.pk = created.pk
+        if deliveries.post_is_scheduled(created):
+            when = _time_shown(created.published_at)
+            messages.info(request, f"“{created}” is scheduled: subscribers get it at {when}.")
 
 
 class SubscriptionForm(forms.ModelForm):

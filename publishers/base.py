@@ -1,5 +1,6 @@
 """The contract of a publisher type: a source of posts fetched on a schedule."""
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ class PublisherType(Plugin, ABC):
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
+
+    def source(self) -> str:
+        """What names the source this config reads (a feed's URL). When it changes, the
+        next run is a first run: what it finds is the backlog, not news. By default the
+        whole config."""
+        return json.dumps(self.config, sort_keys=True, default=str)
 
     @abstractmethod
     def fetch(self) -> Iterable[PostItem]:

@@ -10,7 +10,7 @@ are sent one task each, claimed with a conditional update, retried with backoff.
 import itertools
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -46,27 +46,43 @@ class DeliveryRetry(Exception):
         self.countdown = countdown
 
 
+def post_is_scheduled(post: Post, now: datetime | None = None) -> bool:
+    """A post dated in the future is sent at that time, not before."""
+    return post.published_at is not None and post.published_at > (now or timezone.now())
+
+
 def deliveries_create(*, post: Post) -> int:
     """Write one pending delivery per matching active subscription, in the caller's
-    transaction, and send them once it commits; returns how many rows were written.
+    transaction, and send them once it commits (a post dated in the future: at that time,
+    which each row carries as its `next_attempt_at`); returns how many rows were written.
 
     One INSERT ... SELECT: no subscription row travels through Python, and ON CONFLICT
     DO NOTHING leaves a delivery that exists alone.
     """
     tags = [tag.lower() for tag in post.tags]
     tag_match = "s.tag = ''" + (f" OR s.tag IN ({', '.join(['%s'] * len(tags))})" if tags else "")
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = timezone.now()
+    not_before = post.published_at if post_is_scheduled(post, now) else None
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {Delivery._meta.db_table}
-                (post_id, subscription_id, status, attempts, last_error, created_at)
-            SELECT %s, s.id, %s, 0, '', %s
+                (post_id, subscription_id, status, attempts, last_error, created_at,
+                 next_attempt_at)
+            SELECT %s, s.id, %s, 0, '', %s, %s
             FROM {Subscription._meta.db_table} s
             WHERE s.publisher_id = %s AND s.is_active AND ({tag_match})
             ON CONFLICT (post_id, subscription_id) DO NOTHING
             """,  # noqa: S608 (table names from the models; values are parameters)
-            [post.pk, Delivery.Status.PENDING, now, post.publisher_id, *tags],
+            [
+                post.pk,
+                Delivery.Status.PENDING,
+                adapt(now),
+                adapt(not_before),
+                post.publisher_id,
+                *tags,
+            ],
         )
         created = cursor.rowcount
     post_id = post.pk
@@ -74,10 +90,13 @@ def deliveries_create(*, post: Post) -> int:
     return created
 
 
-def _post_deliveries_enqueue(post_id: int) -> None:
+def _post_deliveries_enqueue(post_id: int, countdown: float | None = None) -> None:
     from publishers.tasks import post_deliveries_send
 
-    post_deliveries_send.delay(post_id)
+    if countdown:
+        post_deliveries_send.apply_async((post_id,), countdown=countdown)
+    else:
+        post_deliveries_send.delay(post_id)
 
 
 def _delivery_enqueue(delivery_id: int, countdown: float | None = None) -> None:
@@ -124,12 +143,21 @@ def post_deliveries_send(*, post_id: int) -> int:
     post = Post.objects.select_related("publisher__bot").filter(pk=post_id).first()
     if post is None:
         return 0
+    now = timezone.now()
+    if post.published_at is not None and post.published_at > now:  # scheduled
+        wait = (post.published_at - now).total_seconds()
+        if wait <= COUNTDOWN_MAX_SECONDS:
+            raise DeliveryRetry(wait)
+        logger.info("post %s: scheduled for %s, sent then", post_id, post.published_at)
+        return 0
     sent = 0
     while batch := _room_batch_send(post):
         sent += len(batch)
         realtime.rooms_messages_broadcast(batch)
-    others = Delivery.objects.filter(post_id=post_id, status=Delivery.Status.PENDING).exclude(
-        subscription__destination=Subscription.Destination.ROOM
+    others = (
+        Delivery.objects.filter(post_id=post_id, status=Delivery.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(subscription__destination=Subscription.Destination.ROOM)
     )
     for delivery_id in others.values_list("pk", flat=True).iterator():
         _delivery_enqueue(delivery_id)
@@ -157,6 +185,7 @@ def _room_batch_send(post: Post) -> list[OutboundMessage]:
                 status=Delivery.Status.PENDING,
                 subscription__destination=Subscription.Destination.ROOM,
             )
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
             .order_by("pk")
             .values_list("pk", "subscription__room_id")[:size]
         )
@@ -394,6 +423,19 @@ def deliveries_sweep() -> int:
         .values_list("post_id", flat=True)
         .distinct()[:100]
     )
+    # Posts dated to go out before the next sweep: handed on now, with their time as ETA.
+    scheduled = list(
+        Post.objects.filter(
+            published_at__gt=now,
+            published_at__lte=now + timedelta(seconds=settings.DELIVERY_SWEEP_SECONDS + 1),
+            deliveries__status=Delivery.Status.PENDING,
+        )
+        .order_by("pk")
+        .values_list("pk", "published_at")
+        .distinct()[:100]
+    )
+    for post_id, published_at in scheduled:
+        _post_deliveries_enqueue(post_id, countdown=(published_at - now).total_seconds())
     for post_id in posts:
         _post_deliveries_enqueue(post_id)
     singles = list(
@@ -405,6 +447,11 @@ def deliveries_sweep() -> int:
     )
     for delivery_id in singles:
         _delivery_enqueue(delivery_id)
-    if posts or singles:
-        logger.info("sweep: %d posts and %d deliveries enqueued again", len(posts), len(singles))
-    return len(posts) + len(singles)
+    if posts or singles or scheduled:
+        logger.info(
+            "sweep: %d posts and %d deliveries enqueued again, %d scheduled posts handed on",
+            len(posts),
+            len(singles),
+            len(scheduled),
+        )
+    return len(posts) + len(singles) + len(scheduled)

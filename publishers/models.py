@@ -11,6 +11,15 @@ from publishers.registry import publisher_type_choices, publisher_types
 from webhooks.models import WebhookEndpoint
 
 CRONTAB_HELP = "Five fields: minute hour day-of-month month day-of-week, e.g. '*/15 7-22 * * *'."
+FIRST_RUN_HELP = (
+    "A source's first run (a new publisher, or one given another URL) finds its backlog, "
+    "often years of items. Empty: store the backlog as history, send nothing of it. A number "
+    "of hours: send the items published within that many hours before the run, store the "
+    "older and undated ones as history. Later runs send every new item."
+)
+#: `Publisher.source_seen` of rows from before first runs were told apart: their next run
+#: takes its source as seen and sends what is new, as before.
+SOURCE_ADOPT = "adopt"
 
 
 class Publisher(models.Model):
@@ -36,6 +45,16 @@ class Publisher(models.Model):
         max_length=64, default="UTC", help_text="The time zone the crontab is read in."
     )
     is_enabled = models.BooleanField("enabled", default=True)
+    first_run_send_hours = models.PositiveIntegerField(
+        "on a first run, send items of the last (hours)",
+        null=True,
+        blank=True,
+        help_text=FIRST_RUN_HELP,
+    )
+    # A digest of the source the last good run read; a run that reads another is a first run.
+    source_seen = models.CharField(
+        max_length=64, default="", db_default=SOURCE_ADOPT, blank=True, editable=False
+    )
     periodic_task = models.OneToOneField(
         PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False
     )
@@ -103,6 +122,12 @@ class PublisherRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     items_seen = models.PositiveIntegerField(default=0)
     posts_new = models.PositiveIntegerField(default=0)
+    posts_history = models.PositiveIntegerField(
+        "of which history",
+        default=0,
+        db_default=0,
+        help_text="New posts of a first run stored as history: not sent to subscribers.",
+    )
     error = models.TextField(blank=True)
 
     class Meta:

@@ -7,7 +7,7 @@ import logging
 import uuid
 import zoneinfo
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -24,7 +24,7 @@ from conversations.models import Participant, Room
 from publishers.base import PostItem
 from publishers.deliveries import UNSUBSCRIBE_SALT, deliveries_create
 from publishers.exceptions import PublisherFetchFailed, PublishingError, SubscriptionInvalid
-from publishers.models import Post, Publisher, PublisherRun, Subscription
+from publishers.models import SOURCE_ADOPT, Post, Publisher, PublisherRun, Subscription
 from publishers.registry import publisher_types
 from webhooks.exceptions import WebhookUrlRefused
 from webhooks.models import WebhookEndpoint
@@ -33,6 +33,7 @@ from webhooks.services import webhook_endpoint_create
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "publishers.tasks.publisher_run"
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 SCHEDULE_NAME_PREFIX = "publisher:"
 
 
@@ -171,10 +172,16 @@ def publisher_run(*, publisher_id: int) -> PublisherRun | None:
         logger.info("publisher %s: a run is going on, this one skips", publisher_id)
         return None
     run = PublisherRun.objects.create(publisher=publisher, started_at=started_at)
+    source = publisher.source_seen
     try:
-        items = list(publisher_types.get(publisher.kind)(dict(publisher.config)).fetch())
+        plugin = publisher_types.get(publisher.kind)(dict(publisher.config))
+        source = _source_digest(publisher.kind, plugin.source())
+        items = list(plugin.fetch())
         run.items_seen = len(items)
-        run.posts_new = len(posts_store(publisher=publisher, items=items))
+        horizon = _history_horizon(publisher, source=source, now=started_at)
+        new = posts_store(publisher=publisher, items=items, history_before=horizon)
+        run.posts_new = len(new)
+        run.posts_history = sum(1 for post in new if _is_history(post, horizon))
     except (PublisherFetchFailed, OutboundError, UnknownPluginError) as error:
         run.error = getattr(error, "detail", None) or str(error)
     except Exception as error:
@@ -186,16 +193,65 @@ def publisher_run(*, publisher_id: int) -> PublisherRun | None:
         status=Publisher.Status.FAILING if run.error else Publisher.Status.OK,
         last_run_at=run.finished_at,
         last_error=run.error,
+        # A failed run saw no backlog: the next good one is still the source's first.
+        source_seen=publisher.source_seen if run.error else source,
     )
     Publisher.objects.filter(pk=publisher_id, run_lease_until=lease).update(run_lease_until=None)
     logger.info(
-        "publisher %s: %d items, %d new%s",
+        "publisher %s: %d items, %d new (%d stored as history)%s",
         publisher_id,
         run.items_seen,
         run.posts_new,
+        run.posts_history,
         f", error: {run.error}" if run.error else "",
     )
     return run
+
+
+def _source_digest(kind: str, source: str) -> str:
+    return hashlib.sha256(f"{kind}:{source}".encode()).hexdigest()
+
+
+def publisher_source_key(*, publisher: Publisher) -> str:
+    """The digest a run of this publisher records as the source it read."""
+    plugin = publisher_types.get(publisher.kind)(dict(publisher.config))
+    return _source_digest(publisher.kind, plugin.source())
+
+
+def publisher_next_run_sends(*, publisher: Publisher) -> str:
+    """What the next run does with what it finds, in words for staff."""
+    if not publisher.pk:
+        return "This is the source's first run. " + _first_run_words(publisher)
+    try:
+        source = publisher_source_key(publisher=publisher)
+    except UnknownPluginError as error:
+        return str(error)
+    if publisher.source_seen in (source, SOURCE_ADOPT):
+        return "Every new item: the backlog of this source was taken in already."
+    return "It will be this source's first run. " + _first_run_words(publisher)
+
+
+def _first_run_words(publisher: Publisher) -> str:
+    if publisher.first_run_send_hours is None:
+        return "What the source offers is stored as history; nothing of it is sent."
+    return (
+        f"Items published in the {publisher.first_run_send_hours} hours before the run are "
+        "sent; older and undated ones are stored as history."
+    )
+
+
+def _history_horizon(publisher: Publisher, *, source: str, now: datetime) -> datetime | None:
+    """On a source's first run, the time before which items are history (stored, never
+    sent); None on later runs, which send every new item."""
+    if publisher.source_seen in (source, SOURCE_ADOPT):
+        return None
+    if publisher.first_run_send_hours is None:
+        return END_OF_TIME
+    return now - timedelta(hours=publisher.first_run_send_hours)
+
+
+def _is_history(post: Post, horizon: datetime | None) -> bool:
+    return horizon is not None and (post.published_at is None or post.published_at < horizon)
 
 
 def _source_id(item: PostItem) -> str:
@@ -217,8 +273,14 @@ def _post_from(publisher: Publisher, item: PostItem) -> Post:
     )
 
 
-def posts_store(*, publisher: Publisher, items: Iterable[PostItem]) -> list[Post]:
-    """Store the items not stored yet, each with its deliveries; returns the new posts."""
+def posts_store(
+    *, publisher: Publisher, items: Iterable[PostItem], history_before: datetime | None = None
+) -> list[Post]:
+    """Store the items not stored yet, each with its deliveries; returns the new posts.
+
+    With `history_before`, items published before it (or undated) are stored as history,
+    without deliveries: a first run's backlog.
+    """
     items = list(items)
     known = set(
         Post.objects.filter(
@@ -234,7 +296,8 @@ def posts_store(*, publisher: Publisher, items: Iterable[PostItem]) -> list[Post
         try:
             with transaction.atomic():
                 post.save()
-                deliveries_create(post=post)
+                if not _is_history(post, history_before):
+                    deliveries_create(post=post)
         except IntegrityError:  # stored by an overlapping run a moment ago
             continue
         new.append(post)
@@ -250,7 +313,7 @@ def post_create(
     tags: Iterable[str] = (),
     published_at: object = None,
 ) -> Post:
-    """A post written by staff: stored and fanned out at once."""
+    """A post written by staff: stored, and fanned out at once or, dated in the future, then."""
     post = Post(
         publisher=publisher,
         source_id=f"manual:{uuid.uuid4().hex}",

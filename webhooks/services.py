@@ -52,10 +52,9 @@ def webhook_url_check(url: str) -> str:
     early, clear error for whoever registers the URL.
     """
     try:
-        http.target_resolve(url)
+        return http.url_check(url)
     except http.OutboundError as error:
         raise WebhookUrlRefused(str(error)) from error
-    return url
 
 
 def webhook_endpoint_create(

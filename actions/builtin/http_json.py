@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django import forms
 
 from actions.base import ActionContext, ActionType
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
+from botsite import http
 from botsite.jsonpath import path_get
 from conversations.engine.messages import ActionCall, Response
 from conversations.engine.render import TemplateError, template_fill, template_names
@@ -28,7 +29,8 @@ def _path_get(document: Any, path: str) -> Any:
 class HttpJsonConfigForm(forms.Form):
     url = forms.CharField(
         max_length=1000,
-        help_text="http(s) URL; {query} is replaced by what the user asked, URL-encoded.",
+        help_text="http(s) URL; {query} is replaced by what the user asked, URL-encoded. "
+        "Private and local addresses are refused.",
     )
     fields = forms.JSONField(
         help_text='Values for the reply: {"temp": "main.temp", "city": "name"} '
@@ -42,6 +44,10 @@ class HttpJsonConfigForm(forms.Form):
             raise forms.ValidationError("The URL must start with http:// or https://.")
         if set(_names(url)) - {"query"}:
             raise forms.ValidationError("Only {query} may appear in the URL.")
+        if "{" in urlsplit(url).netloc:
+            # What a user types must never choose the host (or port) the bot calls.
+            raise forms.ValidationError("{query} may appear in the path or query, not the host.")
+        http.url_validator(template_fill(url, {"query": ""}))
         return url
 
     def clean_fields(self) -> dict[str, str]:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
 #: Variables that pick the mode; cleared so each test states the environment it means.
@@ -24,6 +25,12 @@ def clean_env(**overrides: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in MODE_VARIABLES}
     env.update(overrides)
     return env
+
+
+def outbound_allowed(*urls: str) -> str:
+    """`HTTP_ALLOWED_HOSTS` for processes that must reach these local servers and nothing
+    else on the machine: each one's host:port, never the whole host."""
+    return ",".join(urlsplit(url).netloc for url in urls)
 
 
 def run(argv: list[str], env: dict[str, str], timeout: float) -> Completed:

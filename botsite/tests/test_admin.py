@@ -108,6 +108,18 @@ def test_an_invalid_action_config_is_shown_as_a_form_error_and_saves_nothing(
     assert not Action.objects.filter(name="greet").exists()
 
 
+def test_an_http_json_action_calling_a_private_address_is_a_form_error(admin_client, demo_bot):
+    form = action_form(demo_bot, config="", word="weather")
+    config = '{"url": "http://[::ffff:169.254.169.254]/?q={query}", "fields": {}, "reply": "x"}'
+    form.update(name="weather", kind="http_json", config=config)
+
+    response = admin_client.post(reverse("admin:actions_action_add"), form)
+
+    assert response.status_code == 200
+    assert "is a private or local address" in response.content.decode()
+    assert not Action.objects.filter(name="weather").exists()
+
+
 def test_a_duplicate_command_word_is_a_form_error_not_a_crash(admin_client, demo_bot):
     response = admin_client.post(
         reverse("admin:actions_action_add"),

@@ -22,7 +22,13 @@ from botsite.tests.processes import (
     wait_until,
 )
 from botsite.tests.sites import embedded_site
-from botsite.tests.subprocess_env import clean_env, run_manage, run_module, run_python
+from botsite.tests.subprocess_env import (
+    clean_env,
+    outbound_allowed,
+    run_manage,
+    run_module,
+    run_python,
+)
 from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 
 pytestmark = pytest.mark.e2e
@@ -138,7 +144,10 @@ def test_a_question_in_flight_when_the_process_was_killed_is_answered_after_a_re
     tmp_path, held_weather_api
 ):
     data = {"BOTSITE_DATA_DIR": str(tmp_path / "data")}
-    fast_beats = {"WORKER_HEARTBEAT_SECONDS": "1", "HTTP_ALLOWED_HOSTS": "127.0.0.1"}
+    fast_beats = {
+        "WORKER_HEARTBEAT_SECONDS": "1",
+        "HTTP_ALLOWED_HOSTS": outbound_allowed(held_weather_api),
+    }
     port = free_port()
     system = make_run(tmp_path, port, "make-run", **fast_beats)
     added = run_python(HANGING_WEATHER.format(api=held_weather_api), clean_env(**data))

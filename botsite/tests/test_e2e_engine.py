@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from actions.models import Action, ActionRun, Command
-from botsite.tests.processes import bot_says, chat_socket, receive_until, wait_until
+from botsite.tests.processes import bot_says, chat_socket, free_port, receive_until, wait_until
 from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 from conversations.models import Bot, Message
 
@@ -20,13 +20,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 
 @pytest.fixture
-def weather_api():
-    yield from api_serve(SlowOnceApi)
+def weather_port() -> int:
+    return free_port()
 
 
 @pytest.fixture
-def held_weather_api():
-    yield from api_serve(HeldApi)
+def services_env(services_env, weather_port):
+    # The workers may call the weather API's port, and no other port of the machine.
+    return {**services_env, "HTTP_ALLOWED_HOSTS": f"127.0.0.1:{weather_port}"}
+
+
+@pytest.fixture
+def weather_api(weather_port):
+    yield from api_serve(SlowOnceApi, weather_port)
+
+
+@pytest.fixture
+def held_weather_api(weather_port):
+    yield from api_serve(HeldApi, weather_port)
 
 
 def weather_command(api: str) -> None:

@@ -41,10 +41,10 @@ class HeldApi(SlowOnceApi):
         self.answer()
 
 
-def api_serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+def api_serve(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
     SlowOnceApi.hits = []
     HeldApi.released = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     HeldApi.released.set()

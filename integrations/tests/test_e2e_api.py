@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from botsite.tests.processes import wait_until
+from botsite.tests.subprocess_env import outbound_allowed
 from conversations.models import Bot, Message
 from integrations.tests.factories import token_make
 from webhooks.services import webhook_endpoint_create
@@ -15,7 +16,20 @@ from webhooks.tests.receiver import webhook_receiver
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 
-def test_sync_reply_async_callback_and_idempotent_retry(topology):
+@pytest.fixture
+def callback_receiver(settings):
+    with webhook_receiver() as receiver:
+        settings.HTTP_ALLOWED_HOSTS = [outbound_allowed(receiver.url)]
+        yield receiver
+
+
+@pytest.fixture
+def services_env(services_env, callback_receiver):
+    # The worker sends the callback: it may reach the receiver's port, and no other.
+    return {**services_env, "HTTP_ALLOWED_HOSTS": outbound_allowed(callback_receiver.url)}
+
+
+def test_sync_reply_async_callback_and_idempotent_retry(topology, callback_receiver):
     demo = Bot.objects.get(slug="demo")
     _, secret = token_make([demo])
     url = f"http://127.0.0.1:{topology.port}/api/v1/bots/demo/messages/"
@@ -30,35 +44,35 @@ def test_sync_reply_async_callback_and_idempotent_retry(topology):
     assert [reply["text"] for reply in answer.json()["replies"]] == ["pong"]
 
     # Asynchronous: a worker's action is a 202; its reply is pushed, signed, to the callback.
-    with webhook_receiver() as receiver:
-        endpoint, receiver.secret = webhook_endpoint_create(url=receiver.url, bot=demo)
-        queued = post(
-            {
-                "text": "!latest-post",
-                "participant": "crm-8",
-                "wait": 0,
-                "callback_endpoint": endpoint.pk,
-            },
-        )
-        assert queued.status_code == 202, queued.text
-        assert queued.json()["replies_url"].startswith("/api/v1/messages/?room=")
-        wait_until(
-            lambda: receiver.processed,
-            timeout=30,
-            what="the reply pushed to the callback",
-            watch=topology.processes,
-        )
-        (body,) = receiver.bodies.values()
-        assert receiver.bad_signatures == 0
-        assert body["type"] == "reply.sent"
-        assert body["data"]["message"]["text"] == "• Schedules that survive restarts"
-        assert body["data"]["message"]["reply_to"] == queued.json()["message"]["id"]
-        replies = httpx.get(
-            f"http://127.0.0.1:{topology.port}{queued.json()['replies_url']}",
-            headers=auth,
-            timeout=10,
-        ).json()["results"]
-        assert [reply["id"] for reply in replies] == [body["data"]["message"]["id"]]
+    receiver = callback_receiver
+    endpoint, receiver.secret = webhook_endpoint_create(url=receiver.url, bot=demo)
+    queued = post(
+        {
+            "text": "!latest-post",
+            "participant": "crm-8",
+            "wait": 0,
+            "callback_endpoint": endpoint.pk,
+        },
+    )
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["replies_url"].startswith("/api/v1/messages/?room=")
+    wait_until(
+        lambda: receiver.processed,
+        timeout=30,
+        what="the reply pushed to the callback",
+        watch=topology.processes,
+    )
+    (body,) = receiver.bodies.values()
+    assert receiver.bad_signatures == 0
+    assert body["type"] == "reply.sent"
+    assert body["data"]["message"]["text"] == "• Schedules that survive restarts"
+    assert body["data"]["message"]["reply_to"] == queued.json()["message"]["id"]
+    replies = httpx.get(
+        f"http://127.0.0.1:{topology.port}{queued.json()['replies_url']}",
+        headers=auth,
+        timeout=10,
+    ).json()["results"]
+    assert [reply["id"] for reply in replies] == [body["data"]["message"]["id"]]
 
     # A retried post with the same Idempotency-Key is stored once and answered again.
     first = post({"text": "!ping", "participant": "crm-9"}, **{"Idempotency-Key": "order-77"})

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.urls import reverse
@@ -26,8 +27,9 @@ def _settled_at_once(settings):
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
     with webhook_receiver() as receiver:
+        settings.HTTP_ALLOWED_HOSTS = [urlsplit(receiver.url).netloc]
         yield receiver
 
 

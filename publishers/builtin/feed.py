@@ -22,7 +22,12 @@ ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text
 
 
 class FeedConfigForm(forms.Form):
-    url = forms.URLField(max_length=1000, assume_scheme="https", help_text="The feed's address.")
+    url = forms.URLField(
+        max_length=1000,
+        assume_scheme="https",
+        validators=[http.url_validator],
+        help_text="The feed's address; private and local addresses are refused.",
+    )
     max_items = forms.IntegerField(
         min_value=1, max_value=500, initial=50, required=False, help_text="Newest items read."
     )
@@ -87,6 +92,9 @@ class FeedPublisher(PublisherType):
     label = "RSS or Atom feed"
     ConfigForm = FeedConfigForm
     example_config = {"url": "https://blog.example.com/feed.xml", "max_items": 50}
+
+    def source(self) -> str:
+        return str(self.config["url"])
 
     def fetch(self) -> Iterable[PostItem]:
         document = http.content_get(self.config["url"], accept=ACCEPT)

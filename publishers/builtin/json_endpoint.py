@@ -17,7 +17,12 @@ PATH_HELP = "A dotted path in each item, e.g. 'id' or 'meta.link'."
 
 
 class JsonEndpointConfigForm(forms.Form):
-    url = forms.URLField(max_length=1000, assume_scheme="https")
+    url = forms.URLField(
+        max_length=1000,
+        assume_scheme="https",
+        validators=[http.url_validator],
+        help_text="The endpoint's address; private and local addresses are refused.",
+    )
     items_path = forms.CharField(
         required=False, help_text="Where the list of items is; empty: the document is the list."
     )
@@ -104,6 +109,9 @@ class JsonEndpointPublisher(PublisherType):
         "tags_field": "topics",
         "published_field": "published",
     }
+
+    def source(self) -> str:
+        return str(self.config["url"])
 
     def fetch(self) -> Iterable[PostItem]:
         return json_items(http.json_get(self.config["url"]), self.config)

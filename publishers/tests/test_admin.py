@@ -16,21 +16,26 @@ def bot():
     return BotFactory()
 
 
+def publisher_form(bot, **fields: str) -> dict:
+    """What the admin's "add publisher" page posts."""
+    return {
+        "bot": bot.pk,
+        "slug": "news",
+        "name": "News",
+        "kind": "manual",
+        "config": "{}",
+        "timezone": "UTC",
+        "is_enabled": "on",
+        "runs-TOTAL_FORMS": "0",
+        "runs-INITIAL_FORMS": "0",
+        **fields,
+    }
+
+
 def test_staff_add_a_crontab_publisher_and_its_beat_task_is_made(admin_client, bot):
     response = admin_client.post(
         f"{CHANGELIST}add/",
-        {
-            "bot": bot.pk,
-            "slug": "news",
-            "name": "News",
-            "kind": "manual",
-            "config": "{}",
-            "crontab": "0 8 * * *",
-            "timezone": "Europe/Oslo",
-            "is_enabled": "on",
-            "runs-TOTAL_FORMS": "0",
-            "runs-INITIAL_FORMS": "0",
-        },
+        publisher_form(bot, crontab="0 8 * * *", timezone="Europe/Oslo"),
     )
 
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -142,7 +147,7 @@ def test_staff_retry_failed_deliveries_from_the_list(admin_client, bot):
 def test_a_webhook_subscription_by_url_makes_an_endpoint_and_shows_its_secret_once(
     admin_client, bot, settings
 ):
-    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1:9"]
     publisher = services.publisher_save(
         publisher=Publisher(bot=bot, slug="news", name="News", kind="manual")
     )
@@ -163,3 +168,12 @@ def test_a_webhook_subscription_by_url_makes_an_endpoint_and_shows_its_secret_on
     assert (subscription.endpoint.url, subscription.tag) == ("http://127.0.0.1:9/hook", "go")
     assert subscription.endpoint.secret in response.content.decode()
     assert subscription.endpoint.bot == bot
+
+
+def test_a_feed_on_a_private_address_is_a_form_error_and_saves_nothing(admin_client, bot):
+    form = publisher_form(bot, kind="feed", config='{"url": "http://127.0.0.1:6379/"}')
+
+    page = admin_client.post(f"{CHANGELIST}add/", {**form, "interval_seconds": "600"})
+
+    assert "127.0.0.1 is a private or local address" in page.content.decode()
+    assert (Publisher.objects.count(), PeriodicTask.objects.count()) == (0, 0)

@@ -11,13 +11,16 @@ from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 
+import httpx
 import pytest
 from django.db.models import Count
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from botsite.tests.processes import bot_says, chat_socket, receive_until, start, wait_until
+from botsite.tests.subprocess_env import outbound_allowed
 from conversations.models import Bot, Message, Room
+from integrations.tests.factories import token_make
 from publishers import services
 from publishers.models import Delivery, Post, Publisher, Subscription
 from publishers.tests.feeds import RSS, feed_server
@@ -26,9 +29,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 
 @pytest.fixture
-def services_env(services_env, tmp_path):
+def services_env(services_env, tmp_path, feeds, receiver):
     return {
         **services_env,
+        "HTTP_ALLOWED_HOSTS": outbound_allowed(feeds.base, receiver.url),
         "BOTSITE_DATA_DIR": str(tmp_path / "data"),
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "DELIVERY_SWEEP_SECONDS": "1",
@@ -41,9 +45,11 @@ def services_env(services_env, tmp_path):
 
 
 @pytest.fixture
-def feeds():
+def feeds(settings):
     with feed_server() as server:
         server.routes["/feed"] = (200, "application/rss+xml", RSS, 0)
+        # Publishers are saved in this process too, where the URL is checked first.
+        settings.HTTP_ALLOWED_HOSTS = [*settings.HTTP_ALLOWED_HOSTS, outbound_allowed(server.base)]
         yield server
 
 
@@ -56,6 +62,7 @@ def feed_publisher(feeds) -> Publisher:
             kind="feed",
             config={"url": f"{feeds.base}/feed"},
             interval_seconds=600,
+            first_run_send_hours=24 * 365 * 20,  # the test feed's dated items are news
         )
     )
 
@@ -125,6 +132,32 @@ def test_beat_fires_a_feed_and_each_post_reaches_chat_email_and_webhook_once_wit
     assert task in topology.processes[1].log()  # both beats sent the run
     assert task in second_beat.log()
     assert publisher.runs.filter(posts_new__gt=0).count() == 1
+
+
+def test_a_post_written_for_later_reaches_the_chat_at_its_time_not_before(topology):
+    demo = Bot.objects.get(slug="demo")
+    services.publisher_save(
+        publisher=Publisher(bot=demo, slug="launch", name="Launch", kind="manual")
+    )
+    _, secret = token_make([demo])
+    with chat_socket(topology.port) as chat:
+        chat.send(json.dumps({"type": "message", "text": "!subscribe launch"}))
+        receive_until(chat, bot_says("Subscribed: new launch posts"), timeout=30)
+        later = timezone.now() + timedelta(seconds=4)
+        written = httpx.post(
+            f"http://127.0.0.1:{topology.port}/api/v1/posts/",
+            json={"publisher": Publisher.objects.get(slug="launch").pk, "title": "Launch day",
+                  "published_at": later.isoformat()},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=30,
+        )  # fmt: skip
+        assert written.status_code == 201, written.text
+
+        frame = receive_until(chat, bot_says("📰 Launch: Launch day"), timeout=60)
+
+    delivered = Message.objects.get(pk=frame["id"])
+    assert delivered.created_at >= later  # stored (and so pushed) at its time, not before
+    assert Delivery.objects.get(post__title="Launch day").status == "sent"
 
 
 def test_a_worker_killed_mid_fan_out_and_a_failing_receiver_lose_and_double_nothing(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -81,7 +82,7 @@ def webhook_receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def receiver(settings) -> Iterator[Receiver]:
-    """A running receiver that the outbound client may reach (it listens on 127.0.0.1)."""
-    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    """A running receiver that the outbound client may reach (its 127.0.0.1 port only)."""
     with webhook_receiver() as running:
+        settings.HTTP_ALLOWED_HOSTS = [*settings.HTTP_ALLOWED_HOSTS, urlsplit(running.url).netloc]
         yield running

@@ -1,6 +1,8 @@
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from conversations.tests.factories import BotFactory
 from publishers import services
@@ -14,10 +16,10 @@ RSS_TYPE = "application/rss+xml"
 
 @pytest.fixture
 def feeds(settings):
-    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
     settings.HTTP_TIMEOUT_SECONDS = 0.5
     settings.HTTP_MAX_RESPONSE_BYTES = 20_000
     with feed_server() as server:
+        settings.HTTP_ALLOWED_HOSTS = [urlsplit(server.base).netloc]
         yield server
 
 
@@ -113,9 +115,21 @@ def test_a_failing_feed_recovers_by_itself_on_the_next_run(feeds):
     assert list(publisher.runs.values_list("posts_new", flat=True)) == [2, 0]
 
 
-def test_a_feed_on_a_private_address_is_refused(settings):
-    settings.HTTP_ALLOWED_HOSTS = []
-    publisher = feed_publisher("http://127.0.0.1:9/feed")
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:6379/feed", "http://[64:ff9b::7f00:1]/feed", "http://10.0.0.5/"]
+)
+def test_a_feed_on_a_private_address_is_refused_when_it_is_saved(url):
+    with pytest.raises(ValidationError, match="private or local") as caught:
+        feed_publisher(url)
+
+    assert "config" in caught.value.message_dict
+    assert not Publisher.objects.exists()
+
+
+def test_a_feed_whose_name_turned_private_is_refused_at_its_run(dns):
+    dns["feeds.example.com"] = ["93.184.215.14"]
+    publisher = feed_publisher("https://feeds.example.com/feed")
+    dns["feeds.example.com"] = ["127.0.0.1"]  # the name now resolves to the machine itself
 
     run = services.publisher_run(publisher_id=publisher.pk)
 

@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -41,8 +42,8 @@ CONFIG = {
 
 @pytest.fixture
 def api(settings):
-    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
     with feed_server() as server:
+        settings.HTTP_ALLOWED_HOSTS = [urlsplit(server.base).netloc]
         server.routes["/news"] = (200, "application/json", json.dumps(ANSWER).encode(), 0)
         server.routes["/flat"] = (200, "application/json", b'{"items": 3}', 0)
         yield server
