@@ -194,7 +194,7 @@ if REDIS_URL:
             # Messages are stored before they are broadcast and clients catch up by last id,
             # so the pub/sub layer's "deliver only to who listens now" is what we want, at
             # about twice the stock layer's throughput.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "botsite.channel_layers.OutageAwarePubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -8,7 +8,7 @@ import pytest
 
 from actions.models import ActionRun
 from botsite.tests.processes import bot_says, chat_socket, receive_until, wait_until
-from botsite.tests.test_e2e_engine import weather_command
+from botsite.tests.test_e2e_engine import CITIES, runs_claimed_by_hanging_tasks, weather_command
 from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 from conversations.models import Message
 
@@ -69,3 +69,63 @@ def pings_answered(chats) -> None:
     for chat in chats:
         receive_until(chat, bot_says("pong"), timeout=60)
 
+
+def frames_until(chat, predicate, *, timeout: float) -> list[dict]:
+    """Every frame up to and including the first that matches."""
+    frames: list[dict] = []
+
+    def record(frame: dict) -> bool:
+        frames.append(frame)
+        return predicate(frame)
+
+    receive_until(chat, record, timeout=timeout)
+    return frames
+
+
+def is_status(live: bool):
+    return lambda frame: frame == {"type": "status", "live": live}
+
+
+def test_open_sockets_catch_up_on_replies_stored_while_redis_was_down(
+    topology_own_redis, own_redis, held_weather_api
+):
+    """The pub/sub layer drops what is published while Redis is down: the replies were
+    stored, but sockets that stayed open never saw them and were given no sign."""
+    topology = topology_own_redis
+    weather_command(held_weather_api)
+    with ExitStack() as stack:
+        chats, runs = runs_claimed_by_hanging_tasks(topology, stack, heartbeat_seconds=1)
+        welcome = receive_until(chats[0], lambda frame: frame["type"] == "welcome", timeout=5)
+        same_room = stack.enter_context(chat_socket(topology.port))  # a second tab
+        same_room.send(json.dumps({"type": "hello", "visitor": welcome["visitor"]}))
+        receive_until(same_room, lambda frame: frame.get("text") == "!weather Oslo", timeout=10)
+
+        own_redis.kill()
+        for chat in [*chats, same_room]:
+            receive_until(chat, is_status(live=False), timeout=30)
+        opened_meanwhile = stack.enter_context(chat_socket(topology.port))
+        opened_meanwhile.send('{"type": "hello"}')
+        receive_until(opened_meanwhile, is_status(live=False), timeout=30)
+        HeldApi.released.set()
+        wait_until(
+            lambda: runs.filter(status=ActionRun.Status.SUCCEEDED).count() == len(CITIES),
+            timeout=30,
+            what="every reply to be stored while Redis is down",
+        )
+        own_redis.start()
+
+        for chat, city in [*zip(chats, CITIES, strict=True), (same_room, CITIES[0])]:
+            frames = frames_until(chat, is_status(live=True), timeout=30)
+            replies = [frame for frame in frames if bot_says(f"It is 21° in {city}.")(frame)]
+            assert len(replies) == 1, frames
+        receive_until(opened_meanwhile, is_status(live=True), timeout=30)
+        # Live again: a new question's reply comes over the layer, and nothing twice.
+        chats[1].send(json.dumps({"type": "message", "text": "!ping"}))
+        receive_until(chats[1], bot_says("pong"), timeout=30)
+        for chat in [*chats, same_room]:
+            with pytest.raises(AssertionError, match="no matching frame"):
+                receive_until(chat, bot_says("It is"), timeout=1)
+
+    daphne = next(p for p in topology.processes if p.name == "daphne")
+    assert "Traceback" not in daphne.log(), daphne.tail(80)
+    assert daphne.log().count("channel layer lost Redis") == 1
