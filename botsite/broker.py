@@ -2,12 +2,13 @@
 
 A worker that lost Redis while it held unacknowledged tasks and waited for more exited
 for good with `AttributeError: 'NoneType' object has no attribute 'hostname'` (kombu
-5.7.0, redis-py 8.1.0; the same crash as celery/kombu#970). Celery handles the loss by
+5.7.0, redis-py 8.1.0; the symptom of celery/kombu#970). Celery handles the loss by
 collecting the connection, which closes its channel and then detaches the transport, and
-then closing the connection, which closes the channel again. The first close began by
-reading the answer to the pending BRPOP, which died with the socket, and stopped there
-with the channel half closed. The second close then went on to hand the unacknowledged
-tasks back through the detached transport, and crashed.
+then closing the connection, which closes the channel again. The first close begins by
+reading the answer to the pending BRPOP (celery/kombu#1733, so that a task popped at that
+moment is not lost); with the socket dead that read raises, and the close stopped there,
+half done. The second close then handed the unacknowledged tasks back through the
+detached transport, and crashed.
 
 Here the first close goes on past that read: no message was taken from the queue
 without its answer, so nothing is lost by not reading it. The unacknowledged tasks stay
