@@ -174,11 +174,15 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def topology_own_redis(transactional_db, services_env, own_redis, tmp_path) -> Iterator[Topology]:
-    """The topology with `own_redis` as broker, channel layer and cache."""
-    yield from _topology_run({**services_env, "REDIS_URL": own_redis.url()}, tmp_path)
+    """The topology with `own_redis` as broker, channel layer and cache, and no worker yet:
+    the test starts it (`worker_start`) with the settings it needs, and never stops it."""
+    env = {**services_env, "REDIS_URL": own_redis.url()}
+    yield from _topology_run(env, tmp_path, is_worker_started=False)
 
 
-def _topology_run(services_env: dict[str, str], tmp_path: Path) -> Iterator[Topology]:
+def _topology_run(
+    services_env: dict[str, str], tmp_path: Path, *, is_worker_started: bool = True
+) -> Iterator[Topology]:
     demo_install()
     get_user_model().objects.create_superuser(INTEGRATOR[0], password=INTEGRATOR[1])
     port = free_port()
@@ -219,7 +223,8 @@ def _topology_run(services_env: dict[str, str], tmp_path: Path) -> Iterator[Topo
             watch=processes,
         )
         system = Topology(port=port, env=services_env, logs=tmp_path, processes=processes)
-        system.worker_start()
+        if is_worker_started:
+            system.worker_start()
         yield system
     finally:
         # Every process is stopped, even after one that would not stop: a beat left

@@ -26,7 +26,8 @@ def test_a_worker_holding_unacknowledged_tasks_rides_out_a_redis_restart(
     """A task held in the weather API (unacknowledged) while the worker's other process
     waits for work: kombu restored the task through the connection it had just closed
     (`AttributeError: 'NoneType' ... 'hostname'`) and the worker exited for good."""
-    topology, worker = topology_own_redis, topology_own_redis.worker
+    topology = topology_own_redis
+    worker = topology.worker_start()
     weather_command(held_weather_api)
     with ExitStack() as stack:
         asking, *pinging = [stack.enter_context(chat_socket(topology.port)) for _ in range(4)]
