@@ -19,7 +19,14 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
 from botsite.demo import demo_install
-from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
+from botsite.tests.processes import (
+    Process,
+    RedisServer,
+    free_port,
+    http_ok,
+    start,
+    wait_until,
+)
 from botsite.tests.subprocess_env import clean_env
 
 # The `receiver` fixture: a local webhook receiver that verifies signatures.
@@ -178,6 +185,29 @@ class Topology:
 
 @pytest.fixture
 def topology(transactional_db, services_env, tmp_path) -> Iterator[Topology]:
+    yield from _topology_run(services_env, tmp_path)
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[RedisServer]:
+    """A Redis server of this test's own, which it may kill and start again."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def topology_own_redis(transactional_db, services_env, own_redis, tmp_path) -> Iterator[Topology]:
+    """The topology with `own_redis` as broker, channel layer and cache, and no worker yet:
+    the test starts it (`worker_start`) with the settings it needs, and never stops it."""
+    env = {**services_env, "REDIS_URL": own_redis.url()}
+    yield from _topology_run(env, tmp_path, is_worker_started=False)
+
+
+def _topology_run(
+    services_env: dict[str, str], tmp_path: Path, *, is_worker_started: bool = True
+) -> Iterator[Topology]:
     demo_install()
     get_user_model().objects.create_superuser(INTEGRATOR[0], password=INTEGRATOR[1])
     port = free_port()
@@ -218,7 +248,8 @@ def topology(transactional_db, services_env, tmp_path) -> Iterator[Topology]:
             watch=processes,
         )
         system = Topology(port=port, env=services_env, logs=tmp_path, processes=processes)
-        system.worker_start()
+        if is_worker_started:
+            system.worker_start()
         yield system
     finally:
         # Every process is stopped, even after one that would not stop: a beat left

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from actions import liveness
 from actions.base import ActionContext
@@ -112,7 +113,20 @@ def action_runs_store(runs: Sequence[ActionRun]) -> None:
     for run in soon:
         run.enqueued_at = now
     ActionRun.objects.bulk_create(runs)
-    transaction.on_commit(lambda: action_runs_enqueue(runs=soon, is_marked=True))
+    transaction.on_commit(lambda: _action_runs_enqueue_after_commit(runs=soon))
+
+
+def _action_runs_enqueue_after_commit(*, runs: Sequence[ActionRun]) -> None:
+    try:
+        action_runs_enqueue(runs=runs, is_marked=True)
+    except KombuOperationalError as error:
+        # The message and its runs are stored: the sweeper enqueues them once the broker is
+        # back. Failing here would fail the message's sender (a chat socket, an API call).
+        logger.warning(
+            "runs %s left to the sweeper: broker unreachable (%s)",
+            [run.pk for run in runs],
+            error,
+        )
 
 
 def window_end(moment: datetime, window_ms: int) -> datetime:

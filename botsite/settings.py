@@ -205,7 +205,7 @@ if REDIS_URL:
             # Messages are stored before they are broadcast and clients catch up by last id,
             # so the pub/sub layer's "deliver only to who listens now" is what we want, at
             # about twice the stock layer's throughput.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "botsite.channel_layers.OutageAwarePubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -237,6 +237,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("memory://")
     else {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 )
+# kombu's Redis transport with the fix for workers that died when Redis went away while
+# they held tasks (botsite/broker.py).
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "botsite.broker:Transport"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -23,6 +23,7 @@ from conversations.engine.messages import OutboundMessage
 from conversations.exceptions import BotNotFound
 from conversations.intake import message_intake
 from conversations.models import Room
+from conversations.socket_feed import SocketFeed
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +101,13 @@ def chat_identity(
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     connector = WebChatConnector()
+    room_group: str | None = None
+    #: False while the channel layer is down (live pushes paused); the client is told.
+    is_live = True
 
     async def connect(self) -> None:
-        self.room_group: str | None = None
         self.identity: ConnectorIdentity | None = None
+        self.feed = SocketFeed()
         self.bot_slug = self.scope["url_route"]["kwargs"]["bot_slug"]
         self.flood = FloodGuard(settings.CHAT_FLOOD_BURST, settings.CHAT_FLOOD_PER_SECOND)
         origin = _header(self.scope, b"origin")
@@ -214,8 +218,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(error.code, error.detail)
             await self.close(code=CLOSE_BOT_NOT_FOUND)
             return
-        self.room_group = realtime.room_group(room.pk)
+        self.room_group, self.room_id = realtime.room_group(room.pk), room.pk
         await self.channel_layer.group_add(self.room_group, self.channel_name)
+        self.feed.start_after(last_id)
         await self.send_json(
             {
                 "type": "welcome",
@@ -224,10 +229,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 "visitor": token,
             }
         )
-        for message in missed:
-            await self.send_json(self.connector.render(message))
+        await self._messages_render(missed)
         if is_busy:
             await self.send_json({"type": "typing", "is_typing": True})
+        if not self.is_live:
+            await self._status_send()
 
     def _room_enter(
         self, identity: ConnectorIdentity, last_id: int | None
@@ -243,10 +249,37 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._messages_send(event)
 
     async def _messages_send(self, event: dict[str, Any]) -> None:
-        for message in event["messages"]:
-            await self.send_json(self.connector.render(OutboundMessage(**message)))
+        await self._messages_render([OutboundMessage(**message) for message in event["messages"]])
         if "is_typing" in event:
             await self.send_json({"type": "typing", "is_typing": event["is_typing"]})
+
+    async def _messages_render(self, messages: list[OutboundMessage]) -> None:
+        for message in self.feed.unsent(messages):
+            await self.send_json(self.connector.render(message))
+
+    async def layer_lost(self, event: dict[str, Any]) -> None:
+        if self.is_live:
+            self.is_live = False
+            if self.room_group is not None:
+                await self._status_send()
+
+    async def layer_restored(self, event: dict[str, Any]) -> None:
+        # What the room was pushed while the layer was down is lost: catch up by last id.
+        if self.room_group is not None:
+            missed, is_busy = await database_sync_to_async(self._room_catch_up)()
+            await self._messages_render(missed)
+            await self.send_json({"type": "typing", "is_typing": is_busy})
+        if not self.is_live:
+            self.is_live = True
+            if self.room_group is not None:
+                await self._status_send()
+
+    def _room_catch_up(self) -> tuple[list[OutboundMessage], bool]:
+        missed = selectors.messages_recent(room_id=self.room_id, after_id=self.feed.last_id)
+        return missed, selectors.room_is_busy(room_id=self.room_id)
+
+    async def _status_send(self) -> None:
+        await self.send_json({"type": "status", "live": self.is_live})
 
     async def room_typing(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "typing", "is_typing": event["is_typing"]})

@@ -13,6 +13,7 @@ from typing import Any, ParamSpec
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
 from conversations.engine.messages import OutboundMessage
 
@@ -25,6 +26,12 @@ P = ParamSpec("P")
 MESSAGES_CREATED = "messages.created"
 #: The bot started or stopped working on a room's queued calls; handled in `room_typing`.
 ROOM_TYPING = "room.typing"
+#: The channel layer lost Redis: live pushes pause (told by the layer itself, to every
+#: channel of the process); handled in `layer_lost`.
+LAYER_LOST = "layer.lost"
+#: The channel layer is back with every subscription in place: what was pushed meanwhile
+#: is lost, so sockets catch up from the database; handled in `layer_restored`.
+LAYER_RESTORED = "layer.restored"
 
 
 #: How long sync code waits for a broadcast on the bridge; the messages are stored either
@@ -122,6 +129,12 @@ async def room_event_send_async(room_id: int, event: dict[str, Any]) -> None:
     `sent_to` (the sender's, answered directly) skips it."""
     try:
         await get_channel_layer().group_send(room_group(room_id), event)
+    except (RedisError, OSError) as error:
+        # The messages are stored; sockets catch up when the layer is back (the layer
+        # tells them). An outage is not a bug: one line, no traceback.
+        logger.warning(
+            "broadcast of %d messages to room %s failed: %s", len(event["messages"]), room_id, error
+        )
     except Exception:
         # The messages are stored; sockets will catch up. Never fail the caller for this.
         logger.exception(
@@ -146,6 +159,8 @@ async def typing_broadcast_async(room_id: int, *, is_typing: bool) -> None:
         await get_channel_layer().group_send(
             room_group(room_id), {"type": ROOM_TYPING, "is_typing": is_typing}
         )
+    except (RedisError, OSError) as error:
+        logger.warning("typing broadcast to room %s failed: %s", room_id, error)
     except Exception:
         logger.exception("typing broadcast to room %s failed", room_id)
 

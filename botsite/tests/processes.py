@@ -108,6 +108,48 @@ def port_is_closed(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+class RedisServer:
+    """A redis-server of a test's own on a free port, to kill and start again on that port.
+
+    Nothing is saved to disk: a Redis killed and started again comes back empty, as one
+    that lost its memory would."""
+
+    def __init__(self, logs: Path) -> None:
+        self.port = free_port()
+        self.logs = logs
+        self.process: Process | None = None
+        self.starts = 0
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        self.starts += 1
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        env = {"PATH": os.environ.get("PATH", "")}
+        self.process = start(f"redis-{self.starts}", command, env, self.logs)
+        wait_until(self.is_up, timeout=20, what="redis-server to answer", watch=[self.process])
+
+    def is_up(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                probe.sendall(b"PING\r\n")
+                return probe.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, every client's connection drops at once."""
+        if self.process is not None:
+            self.process.stop(sig=signal.SIGKILL)
+            wait_until(lambda: port_is_closed(self.port), timeout=10, what="Redis to be gone")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(sig=signal.SIGTERM)
+
+
 def chat_socket(port: int, bot: str = "demo") -> ClientConnection:
     return connect(
         f"ws://127.0.0.1:{port}/ws/chat/{bot}/",

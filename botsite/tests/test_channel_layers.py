@@ -6,7 +6,9 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from botsite import settings as settings_module
-from botsite.channel_layers import LoopBoundInMemoryChannelLayer
+from botsite.channel_layers import LoopBoundInMemoryChannelLayer, OutageAwarePubSubChannelLayer
+from botsite.tests.processes import RedisServer
+from conversations.realtime import LAYER_LOST, LAYER_RESTORED
 
 
 def test_a_group_send_from_a_worker_thread_wakes_the_receivers_loop():
@@ -159,3 +161,47 @@ def test_an_idle_subscriber_outlives_redis_pys_default_read_timeout(services_env
             await configured.flush()
 
     assert asyncio.run(idle_then_hear())["after"] == "idle"
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_the_pubsub_layer_tells_its_channels_of_an_outage_and_comes_back_subscribed(own_redis):
+    """channels-redis's pub/sub layer drops what is published while Redis is down, says
+    nothing to its channels, and fails a socket that opens or joins a group meanwhile."""
+    layer = OutageAwarePubSubChannelLayer(hosts=[{"address": own_redis.url()}], prefix="test")
+
+    async def receive(channel: str) -> dict:
+        return await asyncio.wait_for(layer.receive(channel), timeout=20)
+
+    async def outage() -> None:
+        channel = await layer.new_channel()
+        await layer.group_add("room.1", channel)
+        await layer.group_send("room.1", {"type": "before"})
+        assert await receive(channel) == {"type": "before"}
+
+        await asyncio.to_thread(own_redis.kill)
+        assert await receive(channel) == {"type": LAYER_LOST}
+        opened_meanwhile = await layer.new_channel()
+        await layer.group_add("room.2", opened_meanwhile)
+        assert await receive(opened_meanwhile) == {"type": LAYER_LOST}
+        await layer.group_discard("room.1", channel)  # a socket closed meanwhile
+        await asyncio.to_thread(own_redis.start)
+
+        assert await receive(channel) == {"type": LAYER_RESTORED}
+        events = [await receive(opened_meanwhile) for _ in range(2)]
+        assert events[-1] == {"type": LAYER_RESTORED}
+        await layer.group_send("room.1", {"type": "nobody listens"})
+        await layer.group_send("room.2", {"type": "after"})
+        assert await receive(opened_meanwhile) == {"type": "after"}
+        await layer.group_add("room.1", channel)
+        await layer.group_send("room.1", {"type": "again"})
+        assert await receive(channel) == {"type": "again"}
+        await layer.flush()
+
+    asyncio.run(outage())

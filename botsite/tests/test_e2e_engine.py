@@ -86,7 +86,8 @@ def runs_claimed_by_hanging_tasks(topology, stack: ExitStack, *, heartbeat_secon
         "ACTION_RUN_TIMEOUT_SECONDS": "3600",
         "WORKER_HEARTBEAT_SECONDS": str(heartbeat_seconds),
     }
-    topology.worker.stop()
+    if any(process.name.startswith("worker") for process in topology.processes):
+        topology.worker.stop()
     chats = [stack.enter_context(chat_socket(topology.port)) for _ in CITIES]
     for chat, city in zip(chats, CITIES, strict=True):
         chat.send(json.dumps({"type": "message", "text": f"!weather {city}"}))

@@ -65,7 +65,7 @@ def test_database_and_redis_urls_switch_to_the_production_services(tmp_path):
         "engine": "django.db.backends.postgresql",
         "db_name": "botsite",
         "cache": "django.core.cache.backends.redis.RedisCache",
-        "layer": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "layer": "botsite.channel_layers.OutageAwarePubSubChannelLayer",
         "broker": "redis://cache.example.com:6379/0",
         "secret_key_length": 50,
     }

@@ -86,6 +86,8 @@
         unsent.splice(0).forEach(function (queued) { send(queued); });
       } else if (frame.type === "message") {
         show(frame);
+      } else if (frame.type === "status") {
+        setOnline(frame.live); // false: live replies paused; missed ones follow when back
       } else if (frame.type === "typing") {
         typing.textContent = frame.is_typing ? botName + " is typing…" : "";
       } else if (frame.type === "error") {
