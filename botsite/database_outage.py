@@ -6,11 +6,13 @@ an `unavailable` error frame (`conversations/consumers.py`); the log gets one wa
 process every few seconds instead of a traceback per request.
 """
 
+import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import psycopg
 from django.db import InterfaceError, OperationalError
@@ -18,10 +20,16 @@ from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 from psycopg_pool import PoolTimeout
 
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
 logger = logging.getLogger(__name__)
 
 #: What a client is told to wait before it tries again.
 RETRY_AFTER_SECONDS = 5
+#: The close code of a chat socket that cannot be greeted for an outage (websocket-protocol.md).
+WEBSOCKET_CLOSE_CODE = 4503
+SOCKET_DETAIL = "The server cannot reach its database; retry."
 #: An outage is logged at most once in this many seconds per process.
 LOG_INTERVAL_SECONDS = 10.0
 
@@ -99,3 +107,33 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if error is not None and is_database_outage(error):
         return outage_page(request, error)
     return defaults.server_error(request)
+
+
+class WebSocketOutageGuard:
+    """ASGI, around the WebSocket stack: a socket whose session (a staff user's, say) could
+    not be read for an outage is accepted and closed with `WEBSOCKET_CLOSE_CODE`, as the
+    chat consumer closes one it cannot greet, instead of failing its handshake."""
+
+    def __init__(self, inner: Callable[..., Awaitable[None]]) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        has_sent = False
+
+        async def watched_send(message: dict[str, Any]) -> None:
+            nonlocal has_sent
+            has_sent = True
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, watched_send)
+        except Exception as error:
+            if has_sent or not is_database_outage(error):
+                raise
+            database_outage_log(error, "chat sockets")
+            if (await receive())["type"] != "websocket.connect":
+                return  # the client left meanwhile
+            await send({"type": "websocket.accept"})
+            frame = {"type": "error", "code": "unavailable", "detail": SOCKET_DETAIL}
+            await send({"type": "websocket.send", "text": json.dumps(frame)})
+            await send({"type": "websocket.close", "code": WEBSOCKET_CLOSE_CODE})

@@ -15,7 +15,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from botsite.database_outage import database_outage_log, is_database_outage
+from botsite.database_outage import (
+    SOCKET_DETAIL,
+    WEBSOCKET_CLOSE_CODE,
+    database_outage_log,
+    is_database_outage,
+)
 from botsite.json_limits import JsonTooDeep, json_loads_limited
 from conversations import identity, realtime, selectors, services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
@@ -35,7 +40,7 @@ CLOSE_UNSUPPORTED_DATA = 4003
 CLOSE_TOO_BIG = 4009
 CLOSE_BOT_NOT_FOUND = 4404
 CLOSE_FLOODING = 4429
-CLOSE_UNAVAILABLE = 4503
+CLOSE_UNAVAILABLE = WEBSOCKET_CLOSE_CODE
 #: Refused frames tolerated after the first "rate_limited" error before the socket closes.
 FLOOD_REFUSALS_BEFORE_CLOSE = 20
 
@@ -309,6 +314,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         extra = {} if client_id is None else {"client_id": str(client_id)}
         if is_connecting:
             await self.accept()  # a close before accept would read as a refused origin (403)
-        await self._error("unavailable", "The server cannot reach its database; retry.", **extra)
+        await self._error("unavailable", SOCKET_DETAIL, **extra)
         if self.room_group is None:
             await self.close(code=CLOSE_UNAVAILABLE)
