@@ -23,7 +23,7 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
     if isinstance(error, RequestDataTooBig):  # a form body past DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"code": "request_too_large", "detail": str(error)}, status=413)
     if is_database_outage(error):
-        database_outage_log(error, "the API")
+        database_outage_log(error, "API clients")
         response = Response(
             {"code": "database_unavailable", "detail": "The database cannot be reached; retry."},
             status=503,

@@ -2,8 +2,8 @@
 
 While PostgreSQL is down or restarting, every request that needs it fails the same way.
 Pages answer a short 503 page, the REST API a JSON 503 (`botsite/api.py`), chat sockets
-an `unavailable` error frame (`conversations/consumers.py`); the log gets one warning per
-process every few seconds instead of a traceback per request.
+an `unavailable` error frame (`conversations/consumers.py`); the log gets one warning every
+`LOG_INTERVAL_SECONDS` per process instead of a traceback per request.
 """
 
 import json
@@ -37,6 +37,7 @@ LOG_INTERVAL_SECONDS = 10.0
 # admin_shutdown, crash_shutdown, cannot_connect_now.
 _SHUTDOWN_STATES = {"57P01", "57P02", "57P03"}
 
+# Not a template: the auth context processor would read the session from the database.
 _PAGE = (
     '<!doctype html>\n<html lang="en">\n<head><title>Service unavailable</title></head>\n'
     "<body><h1>Service unavailable</h1>"
@@ -62,7 +63,7 @@ def is_database_outage(error: BaseException) -> bool:
     return sqlstate is None or sqlstate.startswith("08") or sqlstate in _SHUTDOWN_STATES
 
 
-def database_outage_log(error: BaseException, where: str) -> None:
+def database_outage_log(error: BaseException, who: str) -> None:
     """Tell the operator, without a traceback and not for every request."""
     global _logged_at
     with _log_lock:
@@ -71,15 +72,16 @@ def database_outage_log(error: BaseException, where: str) -> None:
             return
         _logged_at = now
     logger.warning(
-        "database unavailable (%s: %s); answering 503 to %s until it is back",
+        "database unavailable (%s: %s); %s are told to retry (logged once in %d s)",
         type(error.__cause__ or error).__name__,
         str(error).splitlines()[0] if str(error) else "",
-        where,
+        who,
+        LOG_INTERVAL_SECONDS,
     )
 
 
 def outage_page(request: HttpRequest, error: BaseException) -> HttpResponse:
-    database_outage_log(error, "pages")
+    database_outage_log(error, "page visitors")
     response = HttpResponse(_PAGE, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     # Logged above, once for many requests: Django would add an ERROR line for each.
