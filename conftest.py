@@ -2,11 +2,13 @@
 topology (real daphne, Celery worker and beat processes on PostgreSQL and Redis)."""
 
 import os
+import re
 import secrets
 import socket
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -27,7 +29,7 @@ from botsite.tests.processes import (
     start,
     wait_until,
 )
-from botsite.tests.subprocess_env import clean_env
+from botsite.tests.subprocess_env import clean_env, run_manage
 
 # The `receiver` fixture: a local webhook receiver that verifies signatures.
 pytest_plugins = ["webhooks.tests.receiver"]
@@ -170,6 +172,36 @@ class Topology:
             timeout=30,
         )
 
+    def api_get(self, path: str, **params: object) -> httpx.Response:
+        """`GET /api/v1/<path>` as the integrator."""
+        return httpx.get(
+            f"http://127.0.0.1:{self.port}/api/v1/{path}",
+            params=params,  # type: ignore[arg-type]
+            auth=INTEGRATOR,
+            timeout=30,
+        )
+
+    def staff_cookie(self) -> str:
+        """A `Cookie` header of the integrator's session, logged in through the admin's form
+        (the cookies are Secure with DEBUG off, so they are passed on by hand)."""
+        base = f"http://127.0.0.1:{self.port}/admin/login/"
+        form = httpx.get(base, timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert token is not None, form.text
+        csrf = form.cookies["csrftoken"]
+        login = httpx.post(
+            base,
+            data={
+                "username": INTEGRATOR[0],
+                "password": INTEGRATOR[1],
+                "csrfmiddlewaretoken": token[1],
+            },
+            headers={"Cookie": f"csrftoken={csrf}", "Referer": base},
+            timeout=30,
+        )
+        assert login.status_code == 302, login.text
+        return f"sessionid={login.cookies['sessionid']}"
+
     def worker_start(self, name: str = "worker") -> Process:
         celery = [sys.executable, "-m", "celery", "-A", "botsite"]
         worker = start(name, [*celery, "worker", "-l", "INFO", "-c", "2"], self.env, self.logs)
@@ -210,6 +242,14 @@ def _topology_run(
 ) -> Iterator[Topology]:
     demo_install()
     get_user_model().objects.create_superuser(INTEGRATOR[0], password=INTEGRATOR[1])
+    yield from _processes_run(services_env, tmp_path, is_worker_started=is_worker_started)
+
+
+def _processes_run(
+    services_env: dict[str, str], tmp_path: Path, *, is_worker_started: bool = True
+) -> Iterator[Topology]:
+    """daphne, beat and (unless told not to) a worker on the database and Redis that
+    `services_env` names, which has the demo bot and `INTEGRATOR`; stopped afterwards."""
     port = free_port()
     celery = [sys.executable, "-m", "celery", "-A", "botsite"]
     processes = [
@@ -262,3 +302,34 @@ def _topology_run(
                 refusals.append(str(refusal))
         if refusals:
             raise AssertionError("\n\n".join(refusals))
+
+
+_DEMO_AND_INTEGRATOR_INSTALL = (
+    "from django.contrib.auth import get_user_model; from botsite.demo import demo_install; "
+    "demo_install(); "
+    f"get_user_model().objects.create_superuser({INTEGRATOR[0]!r}, password={INTEGRATOR[1]!r})"
+)
+
+
+@pytest.fixture
+def topology_on_database(services_env, tmp_path) -> Callable[[str], AbstractContextManager]:
+    """The topology on a database of the test's own (say a PostgreSQL cluster it stops and
+    starts): `with topology_on_database(url) as system:` migrates that database, installs
+    the demo bot and the integrator there, then starts the processes."""
+
+    @contextmanager
+    def running(database_url: str) -> Iterator[Topology]:
+        env = {
+            **services_env,
+            "DATABASE_URL": database_url,
+            "BOTSITE_DATA_DIR": str(tmp_path / "data"),
+        }
+        for step in (
+            ["migrate", "--noinput", "-v", "0"],
+            ["shell", "-c", _DEMO_AND_INTEGRATOR_INSTALL],
+        ):
+            done = run_manage(*step, env=env)
+            assert done.returncode == 0, f"manage.py {step[0]} failed:\n{done.stderr}"
+        yield from _processes_run(env, tmp_path)
+
+    return running

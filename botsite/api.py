@@ -6,6 +6,7 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from botsite.database_outage import RETRY_AFTER_SECONDS, database_outage_log, is_database_outage
 from botsite.exceptions import BotsiteError
 from conversations.exceptions import BotNotFound
 from integrations.exceptions import IdempotencyKeyReused, TokenScopeTooWide
@@ -21,6 +22,15 @@ STATUS_FOR: dict[type[BotsiteError], int] = {
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(error, RequestDataTooBig):  # a form body past DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"code": "request_too_large", "detail": str(error)}, status=413)
+    if is_database_outage(error):
+        database_outage_log(error, "API clients")
+        response = Response(
+            {"code": "database_unavailable", "detail": "The database cannot be reached; retry."},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
     if isinstance(error, BotsiteError):
         status = next((code for kind, code in STATUS_FOR.items() if isinstance(error, kind)), 400)
         body = {"code": error.code, "detail": error.detail}

@@ -12,6 +12,7 @@ django_asgi_app = get_asgi_application()
 
 from daphne.ws_protocol import WebSocketFactory  # noqa: E402
 
+from botsite.database_outage import WebSocketOutageGuard  # noqa: E402
 from botsite.websocket_limits import close_oversized_frames_cleanly  # noqa: E402
 
 close_oversized_frames_cleanly(WebSocketFactory)
@@ -26,7 +27,7 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # Origins are checked per bot by the chat consumer: the site's own hosts, plus the
         # sites staff allow to embed that bot's widget.
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": WebSocketOutageGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

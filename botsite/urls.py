@@ -4,6 +4,8 @@ from django.urls import include, path
 from botsite import health
 from publishers import views as publisher_views
 
+handler500 = "botsite.database_outage.server_error"
+
 admin.site.site_header = "Botsite"
 admin.site.site_title = "Botsite admin"
 admin.site.index_title = "Bots, conversations and publishing"

@@ -15,6 +15,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from botsite.database_outage import (
+    SOCKET_DETAIL,
+    WEBSOCKET_CLOSE_CODE,
+    database_outage_log,
+    is_database_outage,
+)
 from botsite.json_limits import JsonTooDeep, json_loads_limited
 from conversations import identity, realtime, selectors, services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
@@ -34,6 +40,7 @@ CLOSE_UNSUPPORTED_DATA = 4003
 CLOSE_TOO_BIG = 4009
 CLOSE_BOT_NOT_FOUND = 4404
 CLOSE_FLOODING = 4429
+CLOSE_UNAVAILABLE = WEBSOCKET_CLOSE_CODE
 #: Refused frames tolerated after the first "rate_limited" error before the socket closes.
 FLOOD_REFUSALS_BEFORE_CLOSE = 20
 
@@ -132,7 +139,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except Exception as error:
+            if not is_database_outage(error):
+                raise
+            await self._database_unavailable(
+                error, is_connecting=message["type"] == "websocket.connect"
+            )
 
     async def disconnect(self, code: int) -> None:
         if self.room_group:
@@ -180,7 +194,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error(error.code, error.detail)
             await self.close(code=CLOSE_BOT_NOT_FOUND)
             return
-        except Exception:
+        except Exception as error:
+            if is_database_outage(error):
+                # Stored in one transaction or not at all: the client may send it again.
+                await self._database_unavailable(error, client_id=inbound.client_id)
+                return
             # Its batch was stored without it (services.messages_receive); only it failed.
             logger.exception("bot %s: a chat message could not be stored", self.bot_slug)
             await self._error("not_stored", "The message could not be stored; send it again.")
@@ -284,5 +302,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def room_typing(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "typing", "is_typing": event["is_typing"]})
 
-    async def _error(self, code: str, detail: str) -> None:
-        await self.send_json({"type": "error", "code": code, "detail": detail})
+    async def _error(self, code: str, detail: str, **extra: str) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+    async def _database_unavailable(
+        self, error: Exception, *, client_id: object = None, is_connecting: bool = False
+    ) -> None:
+        """The database failed this socket: a greeted socket stays open (what it sent was
+        not stored); one not greeted yet closes so that the client says hello again."""
+        database_outage_log(error, "chat sockets")
+        extra = {} if client_id is None else {"client_id": str(client_id)}
+        if is_connecting:
+            await self.accept()  # a close before accept would read as a refused origin (403)
+        await self._error("unavailable", SOCKET_DETAIL, **extra)
+        if self.room_group is None:
+            await self.close(code=CLOSE_UNAVAILABLE)

@@ -150,10 +150,11 @@ class RedisServer:
             self.process.stop(sig=signal.SIGTERM)
 
 
-def chat_socket(port: int, bot: str = "demo") -> ClientConnection:
+def chat_socket(port: int, bot: str = "demo", *, cookie: str | None = None) -> ClientConnection:
     return connect(
         f"ws://127.0.0.1:{port}/ws/chat/{bot}/",
         origin=f"http://127.0.0.1:{port}",
+        additional_headers={"Cookie": cookie} if cookie else None,
         open_timeout=10,
     )
 

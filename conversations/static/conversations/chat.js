@@ -14,6 +14,8 @@
   var storageKey = "botsite:" + bot + ":visitor";
   var seen = new Set();
   var unsent = []; // frames typed while offline; resent with the same client_id
+  var pending = new Map(); // client_id -> frame sent but not acknowledged yet
+  var retries = 0;
   var lastId = null;
   var attempt = 0;
   var socket = null;
@@ -66,6 +68,9 @@
     log.appendChild(item);
   }
 
+  // Exponential backoff with full jitter, so a restarted server is not stampeded.
+  function backoff(n) { return Math.random() * Math.min(15000, 500 * Math.pow(2, n)); }
+
   function setOnline(isOnline) {
     status.textContent = isOnline ? "Connected" : "Offline — reconnecting…";
     status.classList.toggle("offline", !isOnline);
@@ -90,29 +95,42 @@
         setOnline(frame.live); // false: live replies paused; missed ones follow when back
       } else if (frame.type === "typing") {
         typing.textContent = frame.is_typing ? botName + " is typing…" : "";
+      } else if (frame.type === "ack") {
+        pending.delete(frame.client_id);
+        retries = 0;
       } else if (frame.type === "error") {
         showError(frame.detail);
+        var refused = frame.code === "unavailable" && pending.get(frame.client_id);
+        if (refused) {  // not stored: the same frame again later (stored once, by client_id)
+          pending.delete(frame.client_id);
+          setTimeout(function () { send(refused); }, backoff(retries));
+          retries += 1;
+        }
       }
     };
     socket.onclose = function (event) {
       setOnline(false);
       typing.textContent = "";
-      if (event.code === 4404) { status.textContent = "This bot is not available."; return; }
       // 1009 / 4009: a frame too large, 4003: a binary frame; that frame is lost, not resent.
-      if (event.code === 1009 || event.code === 4009 || event.code === 4003) {
+      var isRefusedFrame = event.code === 1009 || event.code === 4009 || event.code === 4003;
+      // Others sent but never acknowledged were perhaps never stored: again after the next
+      // welcome, with their client_id.
+      if (!isRefusedFrame) { unsent = Array.from(pending.values()).concat(unsent); }
+      pending.clear();
+      if (event.code === 4404) { status.textContent = "This bot is not available."; return; }
+      if (isRefusedFrame) {
         showError("The server refused a message it could not read; it was not sent.");
       }
       // Flooding: start the backoff further on, so the page does not flood again at once.
       if (event.code === 4429) { attempt = Math.max(attempt, 4); }
-      // Exponential backoff with full jitter, so a restarted server is not stampeded.
-      var delay = Math.random() * Math.min(15000, 500 * Math.pow(2, attempt));
+      setTimeout(connect, backoff(attempt));
       attempt += 1;
-      setTimeout(connect, delay);
     };
   }
 
   function send(frame) {
     if (socket && socket.readyState === WebSocket.OPEN) {
+      pending.set(frame.client_id, frame);
       socket.send(JSON.stringify(frame));
     } else {
       unsent.push(frame);
