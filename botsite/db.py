@@ -49,24 +49,39 @@ def queryset_delete(
     counts: Counter[str] = Counter()
     model = queryset.model
     using = queryset.db
-    ids_query = queryset.order_by("pk").values_list("pk", flat=True)
-    last = None
-    while True:
-        # By key from the last batch on: each batch's query starts where the last stopped,
-        # so the whole delete reads the rows once, in time proportional to them.
-        page = ids_query if last is None else ids_query.filter(pk__gt=last)
-        ids = list(page[:batch_size])
-        if not ids:
-            break
-        with transaction.atomic(using=using):
-            counts.update(_dependents_delete(model, ids, using, origin, batch_size))
-            collector = Collector(using=using, origin=origin)
-            collector.collect(model._base_manager.using(using).filter(pk__in=ids))
-            counts.update(collector.delete()[1])
-        if len(ids) < batch_size:
-            break
-        last = ids[-1]
+    ids_query = queryset.order_by().values_list("pk", flat=True)
+    # One pass: the ids come through one cursor, a batch per fetch, and each batch is deleted
+    # before the next is read (a fresh query per batch would pass over the deleted rows'
+    # index entries again, and the whole delete would grow with the square of the rows).
+    # Then until none is left: rows the cursor did not see (written meanwhile, or SQLite,
+    # which isolates no query from the connection's own writes).
+    batch: list[Any] = []
+    for pk in ids_query.iterator(chunk_size=batch_size):
+        batch.append(pk)
+        if len(batch) == batch_size:
+            counts.update(_batch_delete(model, batch, using, origin, batch_size))
+            batch = []
+    if batch:
+        counts.update(_batch_delete(model, batch, using, origin, batch_size))
+    while batch := list(ids_query[:batch_size]):
+        counts.update(_batch_delete(model, batch, using, origin, batch_size))
     return {label: count for label, count in counts.items() if count}
+
+
+def _batch_delete(
+    model: type[models.Model],
+    ids: list[Any],
+    using: str,
+    origin: models.Model | models.QuerySet[Any],
+    batch_size: int,
+) -> Counter[str]:
+    """Delete these rows of `model` and what cascades from them, in one transaction."""
+    with transaction.atomic(using=using):
+        counts = _dependents_delete(model, ids, using, origin, batch_size)
+        collector = Collector(using=using, origin=origin)
+        collector.collect(model._base_manager.using(using).filter(pk__in=ids))
+        counts.update(collector.delete()[1])
+    return counts
 
 
 def _dependents_delete(
