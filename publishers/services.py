@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from botsite.db import queryset_delete
+from botsite.db import instance_delete, queryset_delete
 from botsite.http import OutboundError
 from botsite.registry import UnknownPluginError
 from conversations.models import Participant, Room
@@ -381,7 +381,7 @@ def subscription_create(
 
 def subscription_delete(*, subscription: Subscription) -> None:
     """Delete a subscription; its deliveries go with it."""
-    subscription.delete()
+    instance_delete(subscription)
 
 
 def subscription_from_token(*, token: str) -> Subscription | None:
