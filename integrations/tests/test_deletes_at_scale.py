@@ -13,7 +13,8 @@ from integrations.models import AuditEntry
 from integrations.tests.factories import Tenant
 from publishers.models import Delivery
 
-pytestmark = pytest.mark.django_db
+# Seconds on an idle machine, minutes on a busy shared one: more than the suite's timeout.
+pytestmark = [pytest.mark.django_db, pytest.mark.timeout(900)]
 
 
 @pytest.fixture
