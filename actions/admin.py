@@ -16,6 +16,7 @@ from actions.models import (
     WorkerHeartbeat,
 )
 from actions.registry import action_types
+from botsite.admin import BatchedDeleteMixin
 
 
 class SameBotInlineFormSet(BaseInlineFormSet):
@@ -43,7 +44,7 @@ class PatternInline(admin.TabularInline):
 
 
 @admin.register(Action)
-class ActionAdmin(admin.ModelAdmin):
+class ActionAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "bot", "kind_label", "min_trust", "is_enabled", "commands_list"]
     list_filter = ["is_enabled", "kind", "min_trust", "bot"]
     list_select_related = ["bot"]
@@ -91,7 +92,7 @@ class ActionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Command)
-class CommandAdmin(admin.ModelAdmin):
+class CommandAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["__str__", "bot", "action"]
     list_filter = ["bot"]
     list_select_related = ["bot", "action"]
@@ -100,7 +101,7 @@ class CommandAdmin(admin.ModelAdmin):
 
 
 @admin.register(Pattern)
-class PatternAdmin(admin.ModelAdmin):
+class PatternAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["__str__", "bot", "action", "priority", "is_enabled"]
     list_filter = ["is_enabled", "bot"]
     list_select_related = ["bot", "action"]
@@ -109,7 +110,7 @@ class PatternAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResponseTemplate)
-class ResponseTemplateAdmin(admin.ModelAdmin):
+class ResponseTemplateAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["key", "mood", "bot", "short_text"]
     list_filter = ["bot", "mood"]
     list_select_related = ["bot"]
@@ -122,7 +123,7 @@ class ResponseTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionRun)
-class ActionRunAdmin(admin.ModelAdmin):
+class ActionRunAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "action_name",
@@ -144,7 +145,7 @@ class ActionRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(PendingAction)
-class PendingActionAdmin(admin.ModelAdmin):
+class PendingActionAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["action", "missing_argument", "participant", "room", "created_at", "expires_at"]
     list_filter = ["action__bot"]
     list_select_related = ["action__bot", "participant", "room__bot"]
@@ -156,7 +157,7 @@ class PendingActionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     """Which worker pool processes are alive, for staff looking into runs left behind."""
 
     list_display = ["process", "beat_at", "is_beating"]

@@ -19,6 +19,7 @@ from actions.exceptions import ActionFailed
 from actions.models import ActionRun, PendingAction
 from actions.ports import HttpThroughBotsite, ScheduleFromDatabase
 from actions.registry import action_types
+from botsite.db import queryset_delete
 from botsite.expressions import JSONArrayAppend
 from conversations import realtime
 from conversations.engine.messages import (
@@ -658,8 +659,8 @@ def pending_call_save(
 
 def pending_actions_purge() -> int:
     """Delete questions nobody answered in time; returns how many."""
-    deleted, _ = PendingAction.objects.filter(expires_at__lte=timezone.now()).delete()
-    return deleted
+    deleted = queryset_delete(PendingAction.objects.filter(expires_at__lte=timezone.now()))
+    return deleted.get(PendingAction._meta.label, 0)
 
 
 def action_runs_sweep() -> int:

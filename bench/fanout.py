@@ -1,6 +1,7 @@
 """Fan-out benchmark: one post to N web chat subscriptions on PostgreSQL and Redis, timed
 until every delivery is recorded and every message pushed to its room's channel group,
-beside a plain bulk insert of the same number of rows on the same database in the same run.
+beside a plain bulk insert of the same number of rows on the same database in the same run;
+then the delete of the N rooms with their subscriptions, deliveries and messages.
 Needs DATABASE_URL (PostgreSQL) and REDIS_URL.
 
     python -m bench.fanout                  # 10,000 and 100,000 subscriptions
@@ -90,6 +91,7 @@ def baseline(publisher: Any, room_ids: list[int]) -> dict[str, float]:
     """Plain bulk inserts of the rows a fan-out writes: N deliveries, N messages."""
     from django.db import transaction
 
+    from botsite.db import instance_delete, queryset_delete
     from conversations.models import Message
     from publishers.models import Delivery, Post, Subscription
 
@@ -110,8 +112,8 @@ def baseline(publisher: Any, room_ids: list[int]) -> dict[str, float]:
             batch_size=5000,
         )
     messages = time.perf_counter() - started
-    Message.objects.filter(room_id__in=room_ids).delete()
-    post.delete()
+    queryset_delete(Message.objects.filter(room__bot_id=publisher.bot_id))
+    instance_delete(post)
     return {"bulk_insert_deliveries_s": round(deliveries, 3),
             "bulk_insert_messages_s": round(messages, 3)}  # fmt: skip
 
@@ -138,13 +140,14 @@ def fan_out(publisher: Any, n: int, redis_url: str) -> dict[str, float]:
 
 
 def measure(n: int, redis_url: str) -> dict[str, Any]:
+    from botsite.db import queryset_delete
     from conversations.models import Bot, Room
     from publishers import services
     from publishers.models import Publisher
 
     bot, _ = Bot.objects.get_or_create(slug="bench-fanout", defaults={"name": "Bench"})
-    Room.objects.filter(bot=bot).delete()
-    Publisher.objects.filter(bot=bot).delete()
+    queryset_delete(Room.objects.filter(bot=bot))
+    services.publishers_delete(publishers=Publisher.objects.filter(bot=bot))
     publisher = services.publisher_save(
         publisher=Publisher(bot=bot, slug="news", name="News", kind="manual")
     )
@@ -157,9 +160,13 @@ def measure(n: int, redis_url: str) -> dict[str, Any]:
             / (result["bulk_insert_deliveries_s"] + result["bulk_insert_messages_s"]),
             1,
         )
+        started = time.perf_counter()
+        deleted = queryset_delete(Room.objects.filter(bot=bot))
+        result["rooms_deleted_s"] = round(time.perf_counter() - started, 3)
+        result["rows_deleted"] = sum(deleted.values())
     finally:
-        Room.objects.filter(bot=bot).delete()
-        publisher.delete()
+        queryset_delete(Room.objects.filter(bot=bot))
+        services.publishers_delete(publishers=Publisher.objects.filter(pk=publisher.pk))
     return result
 
 

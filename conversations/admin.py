@@ -5,6 +5,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from botsite.admin import BatchedDeleteMixin
 from conversations.bots import bot_defaults_install
 from conversations.connectors.registry import connector_types
 from conversations.middleware.registry import middleware_types
@@ -27,7 +28,7 @@ class BotMiddlewareInline(admin.TabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "command_prefix", "default_mood", "is_enabled", "room_count"]
     list_filter = ["is_enabled", "default_mood"]
     search_fields = ["name", "slug"]
@@ -59,7 +60,7 @@ class BotAdmin(admin.ModelAdmin):
 
 
 @admin.register(BotMiddleware)
-class BotMiddlewareAdmin(admin.ModelAdmin):
+class BotMiddlewareAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["bot", "position", "kind_label", "is_enabled"]
     list_filter = ["is_enabled", "kind", "bot"]
     list_select_related = ["bot"]
@@ -84,7 +85,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["__str__", "bot", "connector_label", "is_direct", "mood", "created_at"]
     list_filter = ["connector", "is_direct", "bot"]
     list_select_related = ["bot"]
@@ -99,7 +100,7 @@ class RoomAdmin(admin.ModelAdmin):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "bot",
@@ -117,7 +118,7 @@ class ParticipantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "room", "sender_kind", "participant", "short_text"]
     list_filter = ["sender_kind", "room__bot", "room__connector"]
     list_select_related = ["room__bot", "participant"]
@@ -152,7 +153,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(MemoryEntry)
-class MemoryEntryAdmin(admin.ModelAdmin):
+class MemoryEntryAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["key", "bot", "scope", "room", "participant", "created_at", "expires_at"]
     list_filter = ["bot", "key"]
     list_select_related = ["bot", "room", "participant"]
@@ -169,6 +170,6 @@ class MemoryEntryAdmin(admin.ModelAdmin):
         memory_entries_changed([obj])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MemoryEntry]) -> None:
-        entries = list(queryset)
+        entries = list(queryset.only("bot", "room", "participant", "key"))
         super().delete_queryset(request, queryset)
         memory_entries_changed(entries)

@@ -20,6 +20,7 @@ from actions.services import (
     pending_call_get,
     pending_call_save,
 )
+from botsite.db import queryset_delete
 from botsite.origins import origin_in, origin_is_sites_own, origin_parse
 from conversations.connectors.base import ConnectorIdentity
 from conversations.engine.messages import (
@@ -478,14 +479,14 @@ def _duplicate_receipt(message_id: int) -> MessageReceipt:
 
 def messages_expired_purge() -> int:
     """Delete messages past their retention; returns how many."""
-    deleted, _ = Message.objects.filter(expires_at__lte=timezone.now()).delete()
-    return deleted
+    deleted = queryset_delete(Message.objects.filter(expires_at__lte=timezone.now()))
+    return deleted.get(Message._meta.label, 0)
 
 
 def memory_entries_purge() -> int:
     """Delete expired memory entries; returns how many went."""
-    deleted, _ = MemoryEntry.objects.filter(expires_at__lte=timezone.now()).delete()
-    return deleted
+    deleted = queryset_delete(MemoryEntry.objects.filter(expires_at__lte=timezone.now()))
+    return deleted.get(MemoryEntry._meta.label, 0)
 
 
 def chat_origin_allowed(

@@ -5,13 +5,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from botsite.admin import BatchedDeleteMixin
 from integrations.events import event_deliveries_retry, event_hook_create
 from integrations.models import ApiToken, AuditEntry, EventDelivery, EventHook
 from integrations.services import api_token_revoke
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "prefix",
@@ -74,7 +75,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["created_at", "actor", "source", "action", "model", "object_repr"]
     list_filter = ["source", "action", "model"]
     search_fields = ["actor", "object_repr", "object_id"]
@@ -109,7 +110,7 @@ class EventDeliveryInline(admin.TabularInline):
 
 
 @admin.register(EventHook)
-class EventHookAdmin(admin.ModelAdmin):
+class EventHookAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["__str__", "endpoint", "room", "is_enabled", "created_at"]
     list_filter = ["is_enabled", "endpoint__bot"]
     list_select_related = ["endpoint", "room__bot"]
@@ -127,7 +128,7 @@ class EventHookAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventDelivery)
-class EventDeliveryAdmin(admin.ModelAdmin):
+class EventDeliveryAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["id", "event_type", "hook", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "event_type", "hook__endpoint__bot"]
     list_select_related = ["hook__endpoint"]

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
+from botsite.db import instance_delete
 from conversations.bots import bot_defaults_install
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
 from conversations.services import memory_entries_changed
@@ -49,7 +50,7 @@ class TenantViewSetMixin:
 
     def perform_destroy(self, instance: Any) -> None:
         with audit_context(api_actor(self.request)), transaction.atomic():
-            instance.delete()
+            instance_delete(instance)
 
 
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):

@@ -1,14 +1,16 @@
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
+from botsite.db import queryset_delete
 from conversations.models import Bot
 from integrations.exceptions import TokenScopeTooWide
-from integrations.models import TOKEN_PREFIX, ApiToken
+from integrations.models import TOKEN_PREFIX, ApiToken, EventDelivery, IdempotencyKey
 
 #: last_used_at is written at most this often per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -98,3 +100,16 @@ def api_token_authenticate(*, raw: str) -> ApiToken:
         ).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def integrations_purge() -> dict[str, int]:
+    """Delete idempotency keys past their window and event deliveries sent a week ago;
+    returns how many rows of each model went."""
+    now = timezone.now()
+    keys = IdempotencyKey.objects.filter(
+        created_at__lt=now - timedelta(seconds=settings.IDEMPOTENCY_KEY_SECONDS)
+    )
+    sent = EventDelivery.objects.filter(
+        status=EventDelivery.Status.SENT, sent_at__lt=now - timedelta(days=7)
+    )
+    return {**queryset_delete(keys), **queryset_delete(sent)}

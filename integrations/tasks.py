@@ -1,14 +1,9 @@
 """Thin Celery tasks: each wraps the service of the same name."""
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.conf import settings
 from django.db import OperationalError
-from django.utils import timezone
 
-from integrations import events
-from integrations.models import EventDelivery, IdempotencyKey
+from integrations import events, services
 
 
 @shared_task
@@ -32,11 +27,5 @@ def event_hook_send(hook_id: int) -> int:
 
 
 @shared_task
-def integrations_purge() -> None:
-    now = timezone.now()
-    IdempotencyKey.objects.filter(
-        created_at__lt=now - timedelta(seconds=settings.IDEMPOTENCY_KEY_SECONDS)
-    ).delete()
-    EventDelivery.objects.filter(
-        status=EventDelivery.Status.SENT, sent_at__lt=now - timedelta(days=7)
-    ).delete()
+def integrations_purge() -> dict[str, int]:
+    return services.integrations_purge()

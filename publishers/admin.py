@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.formats import localize
 from django.utils.timezone import template_localtime
 
+from botsite.admin import BatchedDeleteMixin
 from publishers import deliveries, services
 from publishers.exceptions import PublishingError, SubscriptionInvalid
 from publishers.models import Delivery, Post, Publisher, PublisherRun, Subscription
@@ -35,7 +36,7 @@ class PublisherRunInline(admin.TabularInline):
 
 
 @admin.register(Publisher)
-class PublisherAdmin(admin.ModelAdmin):
+class PublisherAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "slug",
@@ -114,7 +115,7 @@ class PublisherAdmin(admin.ModelAdmin):
 
 
 @admin.register(PublisherRun)
-class PublisherRunAdmin(admin.ModelAdmin):
+class PublisherRunAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = ["publisher", *RUN_FIELDS]
     list_filter = ["publisher"]
     list_select_related = ["publisher"]
@@ -138,7 +139,7 @@ def _time_shown(when: object) -> str:
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     form = PostForm
     formfield_overrides = HTTPS_URLS
     list_display = ["title", "publisher", "published_at", "sending", "created_at"]
@@ -196,7 +197,7 @@ class SubscriptionForm(forms.ModelForm):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     form = SubscriptionForm
     list_display = ["publisher", "destination", "target", "tag", "is_active", "created_at"]
     list_filter = ["destination", "is_active", "publisher"]
@@ -267,7 +268,7 @@ def _dry_run() -> Iterator[None]:
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_display = [
         "post",
         "subscription",

@@ -18,6 +18,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from botsite.db import instance_delete, queryset_delete
 from botsite.http import OutboundError
 from botsite.registry import UnknownPluginError
 from conversations.models import Participant, Room
@@ -114,7 +115,7 @@ def publishers_delete(*, publishers: QuerySet[Publisher]) -> int:
     with transaction.atomic():
         ids = list(publishers.values_list("pk", flat=True))
         PeriodicTask.objects.filter(name__in=[schedule_name(pk) for pk in ids]).delete()
-        Publisher.objects.filter(pk__in=ids).delete()
+        queryset_delete(Publisher.objects.filter(pk__in=ids))
     return len(ids)
 
 
@@ -380,7 +381,7 @@ def subscription_create(
 
 def subscription_delete(*, subscription: Subscription) -> None:
     """Delete a subscription; its deliveries go with it."""
-    subscription.delete()
+    instance_delete(subscription)
 
 
 def subscription_from_token(*, token: str) -> Subscription | None:

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from botsite.admin import BatchedDeleteMixin
 from webhooks import services
 from webhooks.exceptions import WebhookUrlRefused
 from webhooks.models import WebhookEndpoint
@@ -30,7 +31,7 @@ def _secret_show(request: HttpRequest, endpoint: WebhookEndpoint, secret: str) -
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = [
         "url",

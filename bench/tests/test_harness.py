@@ -63,3 +63,4 @@ def test_the_fan_out_benchmark_records_and_pushes_every_delivery(services_env, t
     assert smoke["subscriptions"] == smoke["pushed"] == 300
     assert smoke["all_recorded_s"] > 0
     assert smoke["bulk_insert_deliveries_s"] > 0
+    assert smoke["rows_deleted"] == 4 * 300, "rooms, subscriptions, deliveries, messages"

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from actions.models import Action, Command, Pattern
+from botsite.admin import BatchedDeleteMixin
 from conversations import services
 from conversations.models import Bot
 from conversations.tests.factories import inbound_message
@@ -30,6 +31,7 @@ def action_form(bot, *, config: str, word: str) -> dict:
     }
 
 
+OUR_APPS = {"conversations", "actions", "publishers", "integrations", "webhooks"}
 MODEL_ADMINS = [
     model
     for model in admin.site._registry
@@ -195,3 +197,12 @@ def test_a_pattern_whose_group_fills_no_argument_is_a_form_error_naming_the_argu
     assert "fills no argument" in page
     assert "this action&#x27;s arguments are: limit, offset, tag" in page
     assert Pattern.objects.count() == count
+
+
+@pytest.mark.parametrize(
+    "model",
+    [m for m in admin.site._registry if m._meta.app_label in OUR_APPS],
+    ids=lambda model: model.__name__,
+)
+def test_every_model_admin_of_ours_deletes_in_batches(model):
+    assert isinstance(admin.site._registry[model], BatchedDeleteMixin)
