@@ -134,6 +134,8 @@ def main() -> list[dict[str, Any]]:
         # bot rate limits would measure themselves, not the path.
         CHAT_FLOOD_BURST="1000000",
         CHAT_FLOOD_PER_SECOND="1000000",
+        CHAT_ADDRESS_MAX_SOCKETS="0",
+        CHAT_ADDRESS_FLOOD_BURST="0",
         API_THROTTLE_BURST="1000000",
         API_THROTTLE_PER_MINUTE="1000000",
     )

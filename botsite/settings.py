@@ -503,8 +503,8 @@ CHAT_FLOOD_PER_SECOND = env.float("CHAT_FLOOD_PER_SECOND", default=1.0)
 # open sockets, then frames allowed at once and refilled per second; 0: no limit. A socket's
 # count outlives a server that died by at most CHAT_ADDRESS_SOCKET_TTL_SECONDS.
 CHAT_ADDRESS_MAX_SOCKETS = env.int("CHAT_ADDRESS_MAX_SOCKETS", default=100)
-CHAT_ADDRESS_FLOOD_BURST = env.int("CHAT_ADDRESS_FLOOD_BURST", default=100)
-CHAT_ADDRESS_FLOOD_PER_SECOND = env.float("CHAT_ADDRESS_FLOOD_PER_SECOND", default=20.0)
+CHAT_ADDRESS_FLOOD_BURST = env.int("CHAT_ADDRESS_FLOOD_BURST", default=200)
+CHAT_ADDRESS_FLOOD_PER_SECOND = env.float("CHAT_ADDRESS_FLOOD_PER_SECOND", default=50.0)
 CHAT_ADDRESS_SOCKET_TTL_SECONDS = env.float("CHAT_ADDRESS_SOCKET_TTL_SECONDS", default=60.0)
 # Most chat messages one process stores in one transaction (group commit, conversations.intake).
 CHAT_RECEIVE_BATCH_MAX = env.int("CHAT_RECEIVE_BATCH_MAX", default=64)

@@ -1,5 +1,6 @@
 """Per-address limits across two real daphne processes sharing one Redis."""
 
+import contextlib
 import json
 import signal
 import sys
@@ -129,8 +130,6 @@ def test_the_frames_of_one_address_share_one_allowance_across_servers(two_daphne
 
 
 def frames(socket_: ClientConnection, seen: list[dict]) -> list[dict]:
-    try:
+    with contextlib.suppress(TimeoutError):
         seen.append(json.loads(socket_.recv(timeout=0.2)))
-    except TimeoutError:
-        pass
     return seen
