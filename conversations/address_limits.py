@@ -70,7 +70,12 @@ class _RedisLedger:
     """One event loop's Redis connection and the sockets its process holds, per address."""
 
     def __init__(self, url: str) -> None:
-        self.client = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # A burst of handshakes waits for a connection rather than failing (redis-py's own
+        # pool refuses past its size, which here would let everything through).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=50, timeout=2, socket_timeout=2, socket_connect_timeout=2
+        )
+        self.client = aioredis.Redis(connection_pool=pool)
         self.socket_open = self.client.register_script(SOCKET_OPEN_LUA)
         self.frame_take = self.client.register_script(TAKE_FROM_BUCKET_LUA)
         self.held: dict[str, set[str]] = {}

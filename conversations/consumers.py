@@ -123,6 +123,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.bot_slug = self.scope["url_route"]["kwargs"]["bot_slug"]
         self.flood = FloodGuard(settings.CHAT_FLOOD_BURST, settings.CHAT_FLOOD_PER_SECOND)
         self.address = AddressAllowance(self.scope)
+        # First, before any database work: under a socket flood most handshakes end here.
+        if not await self.address.socket_open():
+            await self.accept()
+            await self._error("too_many_sockets", "Too many chat sockets from your address.")
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         origin = _header(self.scope, b"origin")
         is_allowed = await database_sync_to_async(services.chat_origin_allowed)(
             bot_slug=self.bot_slug,
@@ -135,9 +141,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused with 403
             return
         await self.accept()
-        if not await self.address.socket_open():
-            await self._error("too_many_sockets", "Too many chat sockets from your address.")
-            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' own dispatch first closes stale database connections, a hop to the one
