@@ -105,7 +105,7 @@ class Attack:
 
 
 async def phases(
-    url: str, origin: str, sockets: int, seconds: float, retry_seconds: float
+    url: str, origin: str, sockets: int, seconds: float, retry_seconds: float, settle_seconds: float
 ) -> list[dict[str, Any]]:
     # The bystander's chat is open before the attack, as a visitor's page would be.
     async with connect(url, origin=origin, local_addr=("127.0.0.2", 0), open_timeout=30) as ws:
@@ -116,7 +116,7 @@ async def phases(
         attack = Attack(url, origin, sockets, retry_seconds)
 
         async def measured_after_ramp() -> dict[str, Any]:
-            await asyncio.sleep(sockets / 100 * 0.2 + 3)
+            await asyncio.sleep(sockets / 100 * 0.2 + settle_seconds)
             result = await round_trips(ws, seconds)
             return result | {"attack_open_sockets": attack.open, "attack_refusals": attack.refused}
 
@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--settle-seconds", type=float, default=3.0,
+                        help="from the last handshake sent to the measurement")  # fmt: skip
     parser.add_argument("--retry-seconds", type=float, default=1.0,
                         help="how soon a refused attacking socket tries again")  # fmt: skip
     parser.add_argument("--smoke", action="store_true")
@@ -173,7 +175,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             server = daphne_start({**env, **extra}, Path(data), port)
             try:
                 url, origin = f"ws://127.0.0.1:{port}/ws/chat/demo/", f"http://127.0.0.1:{port}"
-                for phase in asyncio.run(phases(url, origin, sockets, seconds, args.retry_seconds)):
+                for phase in asyncio.run(
+                    phases(url, origin, sockets, seconds, args.retry_seconds, args.settle_seconds)
+                ):
                     row = {"server": label, **phase}
                     print(json.dumps(row), flush=True)
                     results.append(row)
