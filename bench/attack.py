@@ -16,10 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
-import secrets
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,9 +27,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from bench.load import percentile
-from bench.run import daphne_start
+from bench.run import bench_start, daphne_start
 from botsite.tests.processes import free_port
-from botsite.tests.subprocess_env import clean_env, run_manage
+from botsite.tests.subprocess_env import run_manage
 
 PING = json.dumps({"type": "message", "text": "!ping"})
 
@@ -141,18 +138,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     sockets, seconds, rounds = (
         (30, 2.0, 1) if args.smoke else (args.sockets, args.seconds, args.rounds)
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     data = tempfile.mkdtemp()
-    env = clean_env(
-        DATABASE_URL=os.environ["DATABASE_URL"],
-        REDIS_URL=os.environ["REDIS_URL"],
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="false",
-        LOG_LEVEL="WARNING",
+    env = bench_start(
         BOTSITE_DATA_DIR=data,
         # The bystander sends ten a second; each attacking socket keeps to one a second, the
         # default per-socket allowance, by itself.

@@ -2,7 +2,6 @@
 
 import select
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.load import rss_kib
-from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
-from botsite.tests.subprocess_env import clean_env
+from botsite.tests.processes import Process, http_ok
+from botsite.tests.sites import embedded_site
 
 CAP = 1024 * 1024
 HUNDRED_MB = 100 * 1024 * 1024
@@ -19,29 +18,9 @@ HUNDRED_MB = 100 * 1024 * 1024
 
 @pytest.fixture
 def daphne(tmp_path: Path) -> Iterator[tuple[int, Process]]:
-    port = free_port()
-    env = clean_env(BOTSITE_DATA_DIR=str(tmp_path / "var"), REQUEST_BODY_MAX_BYTES=str(CAP))
-    server = start(
-        "daphne",
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "botsite.asgi:application",
-        ],
-        env,
-        tmp_path,
-    )
-    try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=60,
-                   what="daphne", watch=[server])  # fmt: skip
-        yield port, server
-    finally:
-        server.stop()
+    """`make run`'s daphne (the same application as production's), on a cap of 1 MiB."""
+    with embedded_site(tmp_path, REQUEST_BODY_MAX_BYTES=str(CAP)) as site:
+        yield site.port, site.process
 
 
 def answer_while_sending(port: int, head: bytes, body: Iterator[bytes]) -> tuple[bytes, int]:
