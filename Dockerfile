@@ -25,6 +25,6 @@ RUN DEBUG=false ALLOWED_HOSTS=build SECRET_KEY=collectstatic-only-0123456789abcd
 USER botsite
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=3)" || exit 1
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", \
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", \
      "--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536", \
      "botsite.asgi:application"]

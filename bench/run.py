@@ -109,19 +109,14 @@ def rest_scenarios(smoke: bool) -> list[tuple[str, str, list[str]]]:
     return runs
 
 
-def main() -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", help="run the scenarios whose name contains this")
-    args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        raise SystemExit("bench.run needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    # A run stopped with SIGTERM stops its servers too (the `finally` below): a worker left
-    # behind would take the next run's tasks.
+def bench_start(**overrides: str) -> dict[str, str]:
+    """Ready this process for many sockets and a stop by SIGTERM; the servers' environment."""
+    # A run stopped with SIGTERM stops its servers too (the callers' `finally`): a worker
+    # left behind would take the next run's tasks.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the load needs many sockets
-    env = clean_env(
+    return clean_env(
         DATABASE_URL=os.environ["DATABASE_URL"],
         REDIS_URL=os.environ["REDIS_URL"],
         # Production settings: DEBUG keeps every SQL query in memory, which is not the product.
@@ -130,10 +125,24 @@ def main() -> list[dict[str, Any]]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
         LOG_LEVEL="WARNING",
+        **overrides,
+    )
+
+
+def main() -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--only", help="run the scenarios whose name contains this")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        raise SystemExit("bench.run needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+    env = bench_start(
         # The load comes from one address: the product's per-socket flood guard and any
         # bot rate limits would measure themselves, not the path.
         CHAT_FLOOD_BURST="1000000",
         CHAT_FLOOD_PER_SECOND="1000000",
+        CHAT_ADDRESS_MAX_SOCKETS="0",
+        CHAT_ADDRESS_FLOOD_BURST="0",
         API_THROTTLE_BURST="1000000",
         API_THROTTLE_PER_MINUTE="1000000",
     )

@@ -6,6 +6,7 @@ database to PostgreSQL; `REDIS_URL` switches Celery's broker, the channel layer 
 to Redis. `.env.example` lists every variable.
 """
 
+import ipaddress
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -376,6 +377,18 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# Proxies in front of daphne (addresses or networks, e.g. "10.0.0.5,10.1.0.0/16") whose
+# X-Forwarded-For and X-Forwarded-Proto are believed (botsite/client_address.py). Empty:
+# the connecting address is the client. Run daphne without --proxy-headers.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is no address or network."
+        ) from _error
+
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "botsite.api.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -388,9 +401,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.TokenBucketThrottle"],
     "DEFAULT_PARSER_CLASSES": [
         "integrations.parsers.LimitedJSONParser",
-        # The browsable API's forms, for staff.
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        # The browsable API's forms, for staff; under the same limit.
+        "integrations.parsers.LimitedFormParser",
+        "integrations.parsers.LimitedMultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "integrations.filters.TenantFilterBackend",
@@ -423,9 +436,15 @@ SPECTACULAR_SETTINGS = {
 # Per API token (or staff user): a burst, then this many requests a minute (token bucket).
 API_THROTTLE_PER_MINUTE = env.int("API_THROTTLE_PER_MINUTE", default=600)
 API_THROTTLE_BURST = env.int("API_THROTTLE_BURST", default=100)
-# Larger request bodies answer 413.
+# Larger request bodies answer 413: any request (botsite/request_limits.py, before anything
+# reads the body), and the API's, whatever their content type.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+if API_MAX_BODY_BYTES > REQUEST_BODY_MAX_BYTES:
+    raise ImproperlyConfigured("API_MAX_BODY_BYTES must not exceed REQUEST_BODY_MAX_BYTES.")
+# No larger body gets in, so form fields and uploads are held in memory up to the same cap.
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
 # ---------------------------------------------------------------------------------------------
 # Outbound HTTP (botsite/http.py)
@@ -480,6 +499,13 @@ DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = CHAT_FRAME_MAX_BYTES
 # Per socket: frames allowed at once, and refilled per second, before "rate_limited".
 CHAT_FLOOD_BURST = env.int("CHAT_FLOOD_BURST", default=10)
 CHAT_FLOOD_PER_SECOND = env.float("CHAT_FLOOD_PER_SECOND", default=1.0)
+# Per client address, across every socket and server process (conversations/address_limits.py):
+# open sockets, then frames allowed at once and refilled per second; 0: no limit. A socket's
+# count outlives a server that died by at most CHAT_ADDRESS_SOCKET_TTL_SECONDS.
+CHAT_ADDRESS_MAX_SOCKETS = env.int("CHAT_ADDRESS_MAX_SOCKETS", default=100)
+CHAT_ADDRESS_FLOOD_BURST = env.int("CHAT_ADDRESS_FLOOD_BURST", default=200)
+CHAT_ADDRESS_FLOOD_PER_SECOND = env.float("CHAT_ADDRESS_FLOOD_PER_SECOND", default=50.0)
+CHAT_ADDRESS_SOCKET_TTL_SECONDS = env.float("CHAT_ADDRESS_SOCKET_TTL_SECONDS", default=60.0)
 # Most chat messages one process stores in one transaction (group commit, conversations.intake).
 CHAT_RECEIVE_BATCH_MAX = env.int("CHAT_RECEIVE_BATCH_MAX", default=64)
 CHAT_VISITOR_MAX_AGE_SECONDS = env.int("CHAT_VISITOR_MAX_AGE_SECONDS", default=180 * 86_400)

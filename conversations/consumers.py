@@ -23,6 +23,7 @@ from botsite.database_outage import (
 )
 from botsite.json_limits import JsonTooDeep, json_loads_limited
 from conversations import identity, realtime, selectors, services
+from conversations.address_limits import AddressAllowance
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
 from conversations.engine.messages import OutboundMessage
@@ -41,6 +42,7 @@ CLOSE_TOO_BIG = 4009
 CLOSE_BOT_NOT_FOUND = 4404
 CLOSE_FLOODING = 4429
 CLOSE_UNAVAILABLE = WEBSOCKET_CLOSE_CODE
+CLOSE_TOO_MANY_SOCKETS = 4430
 #: Refused frames tolerated after the first "rate_limited" error before the socket closes.
 FLOOD_REFUSALS_BEFORE_CLOSE = 20
 
@@ -60,6 +62,9 @@ class FloodGuard:
         if self.tokens >= 1:
             self.tokens -= 1
             return True
+        return self.refuse()
+
+    def refuse(self) -> bool:
         self.refusals += 1
         return False
 
@@ -117,6 +122,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.feed = SocketFeed()
         self.bot_slug = self.scope["url_route"]["kwargs"]["bot_slug"]
         self.flood = FloodGuard(settings.CHAT_FLOOD_BURST, settings.CHAT_FLOOD_PER_SECOND)
+        self.address = AddressAllowance(self.scope)
+        # First, before any database work: under a socket flood most handshakes end here.
+        if not await self.address.socket_open():
+            await self.accept()
+            await self._error("too_many_sockets", "Too many chat sockets from your address.")
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         origin = _header(self.scope, b"origin")
         is_allowed = await database_sync_to_async(services.chat_origin_allowed)(
             bot_slug=self.bot_slug,
@@ -149,6 +161,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def disconnect(self, code: int) -> None:
+        await self.address.socket_close()
         if self.room_group:
             await self.channel_layer.group_discard(self.room_group, self.channel_name)
 
@@ -159,7 +172,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if len(text_data.encode()) > settings.CHAT_FRAME_MAX_BYTES:
             await self.close(code=CLOSE_TOO_BIG)  # daphne's read limit (1009) normally comes first
             return
-        if not self.flood.allow():
+        # The address's allowance, shared by all its sockets, is refused as the socket's own.
+        if not (self.flood.allow() and (await self.address.frame_allow() or self.flood.refuse())):
             if self.flood.refusals > FLOOD_REFUSALS_BEFORE_CLOSE:
                 await self.close(code=CLOSE_FLOODING)
             elif self.flood.refusals == 1 or self.flood.refusals % 5 == 0:

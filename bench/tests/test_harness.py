@@ -8,14 +8,15 @@ import pytest
 
 from bench import load
 from botsite.tests.sites import embedded_site
-from botsite.tests.subprocess_env import run
+from botsite.tests.subprocess_env import clean_env, run
 
 pytestmark = pytest.mark.e2e
 
 
 def test_the_load_generator_drives_the_chat_in_each_mode(tmp_path):
     # One client sending as fast as it can is what the flood guard is for: lift it here.
-    with embedded_site(tmp_path, CHAT_FLOOD_BURST="100000", CHAT_FLOOD_PER_SECOND="100000") as site:
+    lifted = {"CHAT_FLOOD_BURST": "100000", "CHAT_FLOOD_PER_SECOND": "100000"}
+    with embedded_site(tmp_path, **lifted, CHAT_ADDRESS_FLOOD_BURST="0") as site:
         chat = [f"ws://127.0.0.1:{site.port}/ws/chat/demo/", "--origin", site.base]
         closed = load.main([*chat, "--chat", "!ping", "--connections", "2", "--seconds", "1"])
         rate = load.main(
@@ -64,3 +65,30 @@ def test_the_fan_out_benchmark_records_and_pushes_every_delivery(services_env, t
     assert smoke["all_recorded_s"] > 0
     assert smoke["bulk_insert_deliveries_s"] > 0
     assert smoke["rows_deleted"] == 4 * 300, "rooms, subscriptions, deliveries, messages"
+
+
+def test_the_body_benchmark_measures_the_server_under_oversized_posts():
+    result = run([sys.executable, "-m", "bench.bodies", "--smoke"], clean_env(), timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [row["framing"] for row in rows] == ["content-length", "chunked"]
+    assert all(row["answers"] == ["HTTP/1.1 413 Content Too Large"] for row in rows)
+    assert all(row["rss_peak_kib"] >= row["rss_before_kib"] > 0 for row in rows)
+
+
+@pytest.mark.services
+def test_the_attack_benchmark_measures_a_bystander_idle_and_under_attack(
+    services_env, transactional_db
+):
+    result = run([sys.executable, "-m", "bench.attack", "--smoke"], services_env, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(row["server"], row["phase"]) for row in rows] == [
+        ("without the limits", "idle"),
+        ("without the limits", "30 sockets from one address, retrying every 1 s"),
+        ("with the limits (defaults)", "idle"),
+        ("with the limits (defaults)", "30 sockets from one address, retrying every 1 s"),
+    ]
+    assert all(row["bystander_round_trips"] > 0 for row in rows)

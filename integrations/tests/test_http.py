@@ -56,6 +56,31 @@ def test_a_body_over_the_limit_is_a_413_and_changes_nothing(api, settings):
     assert api.get(reverse("api:bot-detail", args=["big"])).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=BoUnDaRy"],
+)
+def test_a_form_body_over_the_limit_is_a_413_and_changes_nothing(api, settings, content_type):
+    settings.API_MAX_BODY_BYTES = 1000
+    if content_type.startswith("multipart"):
+        body = (
+            '--BoUnDaRy\r\nContent-Disposition: form-data; name="slug"\r\n\r\nbig\r\n'
+            '--BoUnDaRy\r\nContent-Disposition: form-data; name="upload"; filename="a"\r\n'
+            f"\r\n{'x' * 2000}\r\n--BoUnDaRy--\r\n"
+        )
+    else:
+        body = f"slug=big&name={'x' * 2000}"
+
+    response = api.post(reverse("api:bot-list"), body, content_type=content_type)
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "code": "request_too_large",
+        "detail": "The request body is over 1000 bytes.",
+    }
+    assert api.get(reverse("api:bot-detail", args=["big"])).status_code == 404
+
+
 def test_a_token_past_its_burst_is_throttled_with_retry_after(api, settings):
     settings.API_THROTTLE_BURST = 3
     settings.API_THROTTLE_PER_MINUTE = 6
