@@ -63,3 +63,14 @@ def test_the_fan_out_benchmark_records_and_pushes_every_delivery(services_env, t
     assert smoke["subscriptions"] == smoke["pushed"] == 300
     assert smoke["all_recorded_s"] > 0
     assert smoke["bulk_insert_deliveries_s"] > 0
+
+
+@pytest.mark.services
+def test_the_room_turns_benchmark_answers_every_message_of_the_slow_room(
+    services_env, transactional_db
+):
+    result = run([sys.executable, "-m", "bench.room_turns", "--smoke"], services_env, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    [line] = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert (len(line["answered_s"]), line["unanswered"]) == (3, 0)
