@@ -70,3 +70,7 @@ def _heartbeat_start_after_fixup(**_: object) -> None:
 
 
 worker_init.connect(_heartbeat_start_after_fixup, weak=False)
+
+
+# A worker stopping hands back the tasks it holds for later (botsite.celery_worker).
+app.conf.worker_consumer = "botsite.celery_worker:Consumer"

@@ -1,5 +1,6 @@
-"""A worker's life as an operator sees it: its pool processes start beating at once, and
-idle, it and beat keep their logs for what an operator needs."""
+"""A worker's life as an operator sees it: its pool processes start beating at once; idle,
+it and beat keep their logs for what an operator needs; stopping, it hands back the tasks
+it holds for later."""
 
 import os
 import signal
@@ -8,7 +9,10 @@ import time
 import pytest
 
 from actions.models import WorkerHeartbeat
-from botsite.tests.processes import wait_until
+from botsite.tests.processes import bot_says, chat_socket, receive_until, wait_until
+from botsite.tests.test_e2e_engine import weather_command
+from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
+from conversations.models import Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
@@ -17,7 +21,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 def services_env(services_env):
     # A pool process beats at its start and then not again within a test: a first beat
     # that fails shows as a process with no heartbeat row at all.
-    return {**services_env, "WORKER_HEARTBEAT_SECONDS": "3600"}
+    # The sweeper's limits and the outbound call's out of reach: a run held by a slow API
+    # is neither taken back nor given up meanwhile, and no due run is enqueued anew.
+    return {
+        **services_env,
+        "WORKER_HEARTBEAT_SECONDS": "3600",
+        "ACTION_RUN_TIMEOUT_SECONDS": "3600",
+        "ACTION_RUN_STUCK_SECONDS": "3600",
+        "HTTP_TIMEOUT_SECONDS": "150",
+    }
 
 
 def beating_pids() -> set[int]:
@@ -68,3 +80,48 @@ def test_an_idle_worker_and_beat_log_next_to_nothing(topology):
 
     logged = {p.name: p.log().splitlines()[before[p.name] :] for p in (topology.worker, beat)}
     assert all(len(lines) <= 2 for lines in logged.values()), logged
+
+
+class LongHeldApi(HeldApi):
+    """`HeldApi` that holds its requests for up to two minutes."""
+
+    def do_GET(self) -> None:
+        SlowOnceApi.hits.append(time.monotonic())
+        HeldApi.released.wait(timeout=120)
+        self.answer()
+
+
+@pytest.fixture
+def held_weather_api():
+    yield from api_serve(LongHeldApi)
+
+
+def test_a_reminder_held_by_a_worker_that_is_stopping_fires_on_time_from_another(
+    topology, held_weather_api
+):
+    """SIGTERM: the worker finishes its running tasks first. A reminder it held for later
+    went back to the broker only when it exited, and fired that much late."""
+    weather_command(held_weather_api)
+    stopping = topology.worker
+    with chat_socket(topology.port) as asking, chat_socket(topology.port) as reminded:
+        asking.send('{"type": "message", "text": "!weather Oslo"}')
+        wait_until(lambda: SlowOnceApi.hits, timeout=30, what="the action to call the API")
+        # Due once the second worker is surely up: the first, alone until then, holds it.
+        reminded.send('{"type": "message", "text": "remind me to stretch in 40 seconds"}')
+        receive_until(reminded, bot_says("OK, in 40 seconds."), timeout=30)
+        held = "Task actions.tasks.action_run_execute["
+        wait_until(lambda: held in stopping.log(), timeout=30,
+                   what="the worker to hold the reminder", watch=[stopping])  # fmt: skip
+        topology.worker_start("worker-2")
+        os.kill(stopping.popen.pid, signal.SIGTERM)  # as `docker stop` does: the main process
+
+        receive_until(reminded, bot_says("⏰"), timeout=90)
+        # On time: the stopping worker still waits for its running task (the API holds it).
+        assert stopping.popen.poll() is None
+        assert not HeldApi.released.is_set()
+        HeldApi.released.set()
+        receive_until(asking, bot_says("It is 21° in Oslo."), timeout=30)
+
+    assert stopping.popen.wait(timeout=30) == 0
+    assert "handed 1 scheduled tasks back to the broker" in stopping.log()
+    assert Message.objects.filter(text__startswith="⏰").count() == 1
