@@ -430,7 +430,6 @@ def _turns_pass(*, room_ids: Collection[int], task_id: str, limit: int) -> list[
     Called after the finished runs' commit, so a run checking its turn at the same moment
     either sees them finished or is found here.
     """
-    claimed = _waiting_runs_claim(limit=limit, task_id=task_id, room_ids=room_ids)
     now = timezone.now()
     their_turn = list(
         ActionRun.objects.filter(
@@ -439,7 +438,12 @@ def _turns_pass(*, room_ids: Collection[int], task_id: str, limit: int) -> list[
         .exclude(Exists(_earlier_unfinished(now)))
         .order_by("id")
     )
-    action_runs_enqueue(runs=their_turn)
+    if not their_turn:
+        return []
+    claimed = _waiting_runs_claim(
+        limit=limit, task_id=task_id, room_ids={run.room_id for run in their_turn}
+    )
+    action_runs_enqueue(runs=[run for run in their_turn if run.pk not in claimed])
     return claimed
 
 
