@@ -416,3 +416,17 @@ def test_a_task_takes_its_own_runs_before_older_waiting_ones(settings):
 
     assert list(answered) == [own[0].pk, own[1].pk]
     assert {ActionRun.objects.get(pk=run.pk).status for run in older} == {"pending"}
+
+
+def test_a_run_that_fails_retryably_passes_its_rooms_turn_to_the_next_one(flaky, monkeypatch):
+    monkeypatch.setattr(services, "_backoff_seconds", lambda attempts: 60)  # no jitter near 0
+    failing = _waiting_run("busy", action__kind="flaky", action__config={"mode": "retry"})
+    behind = _waiting_run("next", message__room=failing.room)
+    services.action_run_execute(run_id=behind.pk)  # not its turn: its task returns
+
+    with pytest.raises(services.ActionRunRetry):
+        services.action_run_execute(run_id=failing.pk)
+
+    behind.refresh_from_db()
+    assert behind.status == ActionRun.Status.SUCCEEDED
+    assert bot_replies(behind) == ["next"]
