@@ -14,7 +14,6 @@ Writes bench/results/room-turns-<time>.json and prints one JSON line per scenari
 import argparse
 import json
 import os
-import secrets
 import sys
 import threading
 import time
@@ -24,10 +23,9 @@ from typing import Any
 
 import redis
 
-from botsite.tests.processes import Process, chat_socket, free_port, http_ok, start, wait_until
-from botsite.tests.subprocess_env import REPO, clean_env
-
-RESULTS = REPO / "bench" / "results"
+from bench import fanout, run
+from bench.results import RESULTS, results_write
+from botsite.tests.processes import Process, chat_socket, free_port, start, wait_until
 
 
 class SlowEndpoint(BaseHTTPRequestHandler):
@@ -53,18 +51,14 @@ def endpoint_serve() -> str:
 
 
 def environment() -> dict[str, str]:
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        raise SystemExit("bench.room_turns needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    return clean_env(
-        DATABASE_URL=os.environ["DATABASE_URL"],
-        REDIS_URL=os.environ["REDIS_URL"],
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="false",
-        HTTP_ALLOWED_HOSTS="127.0.0.1",
-        CHANNEL_LAYER_PREFIX="bench-room-turns",
-    )
+    # The fan-out benchmark's production settings, plus what the chat and the endpoint need.
+    return {
+        **fanout.environment(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "HTTP_ALLOWED_HOSTS": "127.0.0.1",
+        "CHANNEL_LAYER_PREFIX": "bench-room-turns",
+    }
 
 
 def slow_command(url: str) -> None:
@@ -106,21 +100,7 @@ def room_answered(port: int, texts: list[str], timeout: float) -> list[float]:
 def processes_start(env: dict[str, str], logs: Path) -> tuple[int, list[Process]]:
     port = free_port()
     celery = [sys.executable, "-m", "celery", "-A", "botsite"]
-    daphne = start(
-        "turns-daphne",
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "botsite.asgi:application",
-        ],
-        env,
-        logs,
-    )
+    daphne = run.daphne_start(env, logs, port)
     processes = [
         daphne,
         start(
@@ -131,12 +111,6 @@ def processes_start(env: dict[str, str], logs: Path) -> tuple[int, list[Process]
             for n in (1, 2)
         ),
     ]
-    wait_until(
-        lambda: http_ok(f"http://127.0.0.1:{port}/readyz"),
-        timeout=60,
-        what="daphne",
-        watch=processes,
-    )
     for worker in processes[2:]:
         wait_until(
             lambda w=worker: "ready." in w.log(), timeout=60, what=worker.name, watch=processes
@@ -152,6 +126,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     SlowEndpoint.seconds = 0.5 if args.smoke else args.slow_seconds
     env = environment()
     os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botsite.settings")
     import django
 
     django.setup()
@@ -171,35 +146,32 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             "!slow x8": ["!slow"] * 8,
         }
     )
-    logs = RESULTS / "logs"
-    port, processes = processes_start(env, logs)
-    results = []
+    port, processes = processes_start(env, RESULTS / "logs")
     try:
-        for name, texts in scenarios.items():
-            answered = room_answered(port, texts, timeout=20 if args.smoke else 600)
-            result = {
-                "scenario": name,
-                "slow_seconds": SlowEndpoint.seconds,
-                "answered_s": answered,
-                "unanswered": len(texts) - len(answered),
-                "ideal_last_s": texts.count("!slow") * SlowEndpoint.seconds,
-                "max_retries_exceeded": sum(
-                    p.log().count("MaxRetriesExceededError") for p in processes
-                ),
-            }
-            results.append(result)
-            print(json.dumps(result), flush=True)
+        results = [scenario_measure(port, processes, name, texts, smoke=args.smoke)
+                   for name, texts in scenarios.items()]  # fmt: skip
     finally:
         for process in processes:
             process.stop()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = RESULTS / f"room-turns-{stamp}{'-smoke' if args.smoke else ''}.json"
-    path.write_text(json.dumps(results, indent=2))
+    results_write("room-turns-", results, smoke=args.smoke)
     return results
 
 
+def scenario_measure(
+    port: int, processes: list[Process], name: str, texts: list[str], *, smoke: bool
+) -> dict[str, Any]:
+    answered = room_answered(port, texts, timeout=20 if smoke else 600)
+    result = {
+        "scenario": name,
+        "slow_seconds": SlowEndpoint.seconds,
+        "answered_s": answered,
+        "unanswered": len(texts) - len(answered),
+        "ideal_last_s": texts.count("!slow") * SlowEndpoint.seconds,
+        "max_retries_exceeded": sum(p.log().count("MaxRetriesExceededError") for p in processes),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botsite.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     main()
