@@ -1,6 +1,7 @@
 """The worker's consumer: Celery's, plus one thing a warm shutdown must do first."""
 
 import logging
+import time
 
 from celery.worker import consumer, state
 
@@ -25,13 +26,19 @@ def scheduled_tasks_hand_back(worker_consumer: consumer.Consumer) -> int:
     running task. Celery's own `on_close` then forgets them (it cancels their timers).
     Requeued, a task may meet its run already done elsewhere: runs are claimed once.
     """
-    handed_back = 0
-    for request in list(state.scheduled_requests):
+    scheduled = list(state.scheduled_requests)
+    for request in scheduled:
         entry = request._eta_timer_entry
         if entry is not None and worker_consumer.timer is not None:
             worker_consumer.timer.cancel(entry)
+    if scheduled:
+        # On Redis the consumer's last BRPOP, sent before the shutdown, still waits on the
+        # server, and would take the first task pushed back: nobody reads it any more, so
+        # the task came back only when this worker exited. It expires within this.
+        time.sleep(getattr(worker_consumer.connection.transport, "brpop_timeout", 0) + 0.2)
+    for request in scheduled:
         request.reject(requeue=True)
-        handed_back += 1
+    handed_back = len(scheduled)
     if handed_back:
         logger.info("warm shutdown: handed %d scheduled tasks back to the broker", handed_back)
     return handed_back
