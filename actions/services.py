@@ -4,7 +4,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -45,21 +45,18 @@ from publishers.selectors import PostsFromDatabase
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-#: First wait of a run whose room has an earlier run still going; doubles on each retry.
-TURN_WAIT_SECONDS = 0.1
 #: Runs due within this are handed to the broker with an ETA; later ones wait for the sweeper.
 ETA_MAX_SECONDS = 15 * 60
 GENERIC_FAILURE = "Sorry, something went wrong while doing that."
 
 
 class ActionRunRetry(Exception):
-    """Try the run again after `countdown`: it failed in a way worth retrying, or (with
-    `is_waiting_turn`) an earlier run of its room has not finished yet."""
+    """Try the run again after `countdown`: it failed in a way worth retrying, or its task
+    came before the run was due."""
 
-    def __init__(self, countdown: float, *, is_waiting_turn: bool = False) -> None:
+    def __init__(self, countdown: float) -> None:
         super().__init__(countdown)
         self.countdown = countdown
-        self.is_waiting_turn = is_waiting_turn
 
 
 def action_runs_build(
@@ -174,8 +171,9 @@ def action_run_execute(*, run_id: int, task_id: str = "") -> list[OutboundMessag
     Safe to call twice or concurrently: only the caller that moves the run from pending to
     running goes on, and only the attempt that still owns the run may store its replies.
     Runs of one room run in the order they were written: while an earlier run of the room
-    that is due has not finished, this one waits its turn (`ActionRunRetry` with
-    `is_waiting_turn`). Also raises `ActionRunRetry` when the action failed retryably.
+    that is due has not finished, this one waits its turn, with no task of its own: the
+    call returns, and whoever finishes the earlier run passes the turn on (`_turns_pass`).
+    Raises `ActionRunRetry` when the task came early or the action failed retryably.
 
     Under load the call also takes other due runs still waiting for a worker (up to
     `ACTION_RUN_CLAIM_MAX` in all) and stores all their replies in one transaction, as
@@ -194,7 +192,7 @@ def action_run_execute(*, run_id: int, task_id: str = "") -> list[OutboundMessag
     others = _runs_load(
         _waiting_runs_claim(limit=settings.ACTION_RUN_CLAIM_MAX - 1, task_id=task_id)
     )
-    return _runs_finish([run, *others], own=run)[run.pk]
+    return _runs_finish([run, *others], task_id=task_id, own=run)[run.pk]
 
 
 def action_runs_execute(
@@ -204,24 +202,16 @@ def action_runs_execute(
     other waiting runs along up to `ACTION_RUN_CLAIM_MAX`, run them all, store their
     replies in one transaction; return the replies per run finished here.
 
-    A run of the list that is still pending and due but was not claimed (an earlier run
-    of its room is unfinished, or another worker is claiming it) goes on as a task of
-    its own, which waits its turn; a run already taken by another task is left to it.
-    `task_id` as for `action_run_execute`.
+    A run of the list that was not claimed is left alone: another worker is claiming it,
+    or an earlier run of its room is unfinished, and whoever finishes that one passes the
+    turn on. `task_id` as for `action_run_execute`.
     """
     _runs_take_back(task_id)
     claimed = _waiting_runs_claim(
         limit=max(settings.ACTION_RUN_CLAIM_MAX, len(run_ids)), first=run_ids, task_id=task_id
     )
-    unclaimed = set(run_ids).difference(claimed)
-    if unclaimed:
-        _runs_enqueue_alone(
-            ActionRun.objects.filter(
-                pk__in=unclaimed, status=ActionRun.Status.PENDING, run_after__lte=timezone.now()
-            ).values_list("pk", flat=True)
-        )
     runs = _runs_load(claimed)
-    return _runs_finish(runs) if runs else {}
+    return _runs_finish(runs, task_id=task_id) if runs else {}
 
 
 def _runs_take_back(task_id: str) -> int:
@@ -240,13 +230,6 @@ def _runs_take_back(task_id: str) -> int:
     if taken:
         logger.warning("task %s: took back %d runs its earlier delivery left", task_id, taken)
     return taken
-
-
-def _runs_enqueue_alone(run_ids: Iterable[int]) -> None:
-    from actions.tasks import action_run_execute  # tasks wrap these services
-
-    for run_id in run_ids:
-        action_run_execute.delay(run_id)
 
 
 def _runs_load(run_ids: Sequence[int]) -> list[ActionRun]:
@@ -269,9 +252,16 @@ def _earlier_unfinished(now: datetime) -> QuerySet[ActionRun]:
     )
 
 
-def _waiting_runs_claim(*, limit: int, task_id: str, first: Sequence[int] = ()) -> list[int]:
-    """Claim up to `limit` due runs that wait for a worker and whose turn it is: the runs
-    `first` names before any other, then the oldest.
+def _waiting_runs_claim(
+    *,
+    limit: int,
+    task_id: str,
+    first: Sequence[int] = (),
+    room_ids: Collection[int] | None = None,
+) -> list[int]:
+    """Claim up to `limit` due runs that wait for a worker and whose turn it is (of the
+    rooms `room_ids` only, if given): the runs `first` names before any other, then the
+    oldest.
 
     Only runs already handed to the broker (their task will find them done) and not in a
     batching window (those go with their batch). Rows another worker is claiming are
@@ -286,6 +276,8 @@ def _waiting_runs_claim(*, limit: int, task_id: str, first: Sequence[int] = ()) 
         batch_until__isnull=True,
         enqueued_at__isnull=False,
     )
+    if room_ids is not None:
+        waiting = waiting.filter(room_id__in=room_ids)
     order = ["id"]
     if first:
         waiting = waiting.alias(
@@ -329,8 +321,9 @@ def _run_claim_if_its_turn(run_id: int, task_id: str) -> bool:
 
 
 def _run_claim_after_checks(run_id: int, task_id: str) -> bool:
-    """Why the run could not be claimed at once, acted on: gone, early, or not its turn
-    (raising `ActionRunRetry`); or an earlier run just finished, and it is claimed now."""
+    """Why the run could not be claimed at once, acted on: gone, early (raising
+    `ActionRunRetry`), or not its turn (left to the earlier run's `_turns_pass`); or an
+    earlier run just finished, and it is claimed now."""
     waiting = (
         ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING)
         .values("room_id", "run_after")
@@ -355,7 +348,10 @@ def _run_claim_after_checks(run_id: int, task_id: str) -> bool:
         run_after__lte=timezone.now(),
     ).exists()
     if is_behind:
-        raise ActionRunRetry(TURN_WAIT_SECONDS, is_waiting_turn=True)
+        # No retry to spin on: the earlier run passes the turn when it finishes, after its
+        # commit, so this check and that hand-over cannot both miss the run.
+        logger.debug("action run %s: waits its turn", run_id)
+        return False
     claimed = _turn_claim_update(
         ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.PENDING), task_id
     )
@@ -365,15 +361,41 @@ def _run_claim_after_checks(run_id: int, task_id: str) -> bool:
 
 
 def _runs_finish(
-    runs: list[ActionRun], *, own: ActionRun | None = None
+    runs: list[ActionRun], *, task_id: str, own: ActionRun | None = None
 ) -> dict[int, list[OutboundMessage]]:
     """Run claimed runs' actions, store their replies in one transaction and push them to
-    their rooms; return the replies per run.
+    their rooms, then go on with the runs whose turn that gave (`_turns_pass`), up to
+    `ACTION_RUN_CLAIM_MAX` runs in all; return the replies per run.
 
     A run that failed retryably goes back to pending with a later due time: `own` (the
     run of the calling task) raises `ActionRunRetry` so its task retries it, the others
     are enqueued anew.
     """
+    outbound_by_run: dict[int, list[OutboundMessage]] = {}
+    retry_countdown = None
+    taken = 0
+    while runs:
+        taken += len(runs)
+        outbound, countdown = _runs_finish_once(runs, own=own)
+        outbound_by_run.update(outbound)
+        if countdown is not None:
+            retry_countdown = countdown
+        next_ids = _turns_pass(
+            room_ids={each.room_id for each in runs},
+            task_id=task_id,
+            limit=settings.ACTION_RUN_CLAIM_MAX - taken,
+        )
+        runs = _runs_load(next_ids)
+    if retry_countdown is not None:
+        raise ActionRunRetry(retry_countdown)
+    return outbound_by_run
+
+
+def _runs_finish_once(
+    runs: list[ActionRun], *, own: ActionRun | None
+) -> tuple[dict[int, list[OutboundMessage]], float | None]:
+    """`_runs_finish` for the runs claimed together; returns their replies and, when `own`
+    failed retryably, when to retry it."""
     finished: list[tuple[ActionRun, str, str, list[Response]]] = []
     retry_countdown = None
     for each in runs:
@@ -397,9 +419,33 @@ def _runs_finish(
             ]
             _replies_broadcast(each.room_id, outbound, is_busy=each.room_id in busy_rooms)
             logger.info("action run %s: %s, %d replies", each.pk, status, len(outbound))
-    if retry_countdown is not None:
-        raise ActionRunRetry(retry_countdown)
-    return outbound_by_run
+    return outbound_by_run, retry_countdown
+
+
+def _turns_pass(*, room_ids: Collection[int], task_id: str, limit: int) -> list[int]:
+    """Give the turn of these rooms, whose runs just finished or went back to wait, to
+    their next runs; returns the ones claimed here to run now (up to `limit`).
+
+    The others whose turn it is (in a batching window, past the limit, or due but never
+    enqueued) are enqueued: a run that found an earlier one unfinished has no task left.
+    Called after the finished runs' commit, so a run checking its turn at the same moment
+    either sees them finished or is found here.
+    """
+    now = timezone.now()
+    their_turn = list(
+        ActionRun.objects.filter(
+            room_id__in=room_ids, status=ActionRun.Status.PENDING, run_after__lte=now
+        )
+        .exclude(Exists(_earlier_unfinished(now)))
+        .order_by("id")
+    )
+    if not their_turn:
+        return []
+    claimed = _waiting_runs_claim(
+        limit=limit, task_id=task_id, room_ids={run.room_id for run in their_turn}
+    )
+    action_runs_enqueue(runs=[run for run in their_turn if run.pk not in claimed])
+    return claimed
 
 
 def _run_retry_later(run: ActionRun, error: str) -> float:
@@ -537,6 +583,7 @@ def _batch_execute(leader: ActionRun, task_id: str) -> list[OutboundMessage]:
             reply_to_id=leader.message_id,
             expires_at=leader.message.expires_at if leader.message else None,
         )
+    _turns_pass(room_ids={leader.room_id}, task_id=task_id, limit=0)
     outbound = message_outbound(reply)
     _replies_broadcast(leader.room_id, [outbound], is_busy=room_is_busy(room_id=leader.room_id))
     logger.info("batch of run %s: %d runs, %d distinct calls", leader.pk, len(members), len(groups))

@@ -12,16 +12,16 @@ from actions import services
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
-    max_retries=services.MAX_ATTEMPTS,
+    retry_kwargs={"max_retries": services.MAX_ATTEMPTS},
+    # The run's own attempts (at most MAX_ATTEMPTS) bound its retries; a retry for a task
+    # that came early is one more, which a task limit would count against the run.
+    max_retries=None,
 )
 def action_run_execute(self: Task, run_id: int) -> None:
     try:
         services.action_run_execute(run_id=run_id, task_id=self.request.id or "")
     except services.ActionRunRetry as retry:
-        countdown = retry.countdown
-        if retry.is_waiting_turn:
-            countdown = min(countdown * 2 ** min(self.request.retries, 6), 5)
-        raise self.retry(countdown=countdown, max_retries=None) from retry
+        raise self.retry(countdown=retry.countdown) from retry
 
 
 @shared_task(

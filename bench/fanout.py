@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results import RESULTS, results_write
 from botsite.tests.processes import Process, start, wait_until
-from botsite.tests.subprocess_env import REPO, clean_env
+from botsite.tests.subprocess_env import clean_env
 
-RESULTS = REPO / "bench" / "results"
 PREFIX = "bench-fanout"
 
 
@@ -201,10 +201,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     finally:
         for process in processes:
             process.stop()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = RESULTS / f"fanout-{stamp}{'-smoke' if args.smoke else ''}.json"
-    path.write_text(json.dumps(results, indent=2))
+    results_write("fanout-", results, smoke=args.smoke)
     return results
 
 

@@ -61,4 +61,16 @@ def _heartbeat_start(**_: object) -> None:
     liveness.heartbeat_start()
 
 
-worker_process_init.connect(_heartbeat_start, weak=False)
+def _heartbeat_start_after_fixup(**_: object) -> None:
+    # Celery's Django fixup connects its own worker_process_init receiver at worker_init,
+    # and that receiver closes the new process's connection pool. Receivers run in the
+    # order they were connected: the heartbeat thread, started before it, had its first
+    # beat's pool closed under it, and that beat timed out (10 s, one of three misses).
+    worker_process_init.connect(_heartbeat_start, weak=False)
+
+
+worker_init.connect(_heartbeat_start_after_fixup, weak=False)
+
+
+# A worker stopping hands back the tasks it holds for later (botsite.celery_worker).
+app.conf.worker_consumer = "botsite.celery_worker:Consumer"

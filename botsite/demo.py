@@ -1,13 +1,16 @@
 """The demo bot and publisher that the embedded run starts with."""
 
+import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
@@ -180,9 +183,27 @@ class AdminLogin:
     password_file: Path
 
 
+def admin_password_file(database: Mapping[str, Any] | None = None) -> Path:
+    """The file of the data dir that keeps the admin password of `database` (this
+    process's by default): `admin-password` for the embedded run's own SQLite database, a
+    file named for any other. One data dir serves several databases (`python -m
+    bench.run` sets up an admin on PostgreSQL from the same checkout), and one database's
+    admin must not overwrite the password another's login needs."""
+    data_dir = Path(settings.DATA_DIR)
+    database = connection.settings_dict if database is None else database
+    if database["ENGINE"] == "django.db.backends.sqlite3" and Path(database["NAME"]) == (
+        data_dir / "botsite.sqlite3"
+    ):
+        return data_dir / "admin-password"
+    parts = (database.get("HOST"), database.get("PORT"), database["NAME"])
+    where = re.sub(r"[^A-Za-z0-9._]+", "-", "-".join(str(part) for part in parts if part))
+    return data_dir / f"admin-password-{where.strip('-.')}"
+
+
 def demo_admin_ensure(username: str = "admin") -> AdminLogin:
-    """An admin account with a random password, kept in a private file of the data dir."""
-    password_file = Path(settings.DATA_DIR) / "admin-password"
+    """An admin account with a random password, kept in a private file of the data dir
+    named for the database (`admin_password_file`)."""
+    password_file = admin_password_file()
     user_model = get_user_model()
     user = user_model.objects.filter(username=username).first()
     if user is None:

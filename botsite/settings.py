@@ -521,11 +521,18 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"housekeeping": {"()": "botsite.logging_filters.HousekeepingTaskFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # The development server already prints each request and reload on its own.
         "django.channels.server": {"level": "WARNING"},
         "django.utils.autoreload": {"level": "WARNING"},
+        # Beat's "sending", the worker's "received" and "succeeded" for periodic sweeps and
+        # scans: at DEBUG (an idle worker and beat logged about 86,000 lines a day each).
+        **{
+            name: {"filters": ["housekeeping"]}
+            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        },
     },
 }

@@ -215,17 +215,43 @@ def test_far_off_runs_wait_for_the_sweeper_and_near_ones_get_an_eta(
     assert action_runs_sweep() == 1
 
 
-def test_runs_of_a_room_wait_for_the_earlier_ones():
+def test_runs_of_a_room_wait_for_the_earlier_ones_and_get_their_turn_when_those_finish(
+    published_tasks,
+):
     say("!latest-post", work=False)
     say("!latest-post 2", work=False)
     first, second = ActionRun.objects.order_by("id")
+    published_tasks.clear()
 
-    with pytest.raises(ActionRunRetry) as waiting:
-        action_run_execute(run_id=second.pk)
-    assert waiting.value.is_waiting_turn
+    assert action_run_execute(run_id=second.pk) == [], "its task returns, with no retry"
+    second.refresh_from_db()
+    assert (second.status, second.attempts) == (ActionRun.Status.PENDING, 0)
+    assert published_tasks == []
+
+    # The task that finishes the first run goes on with the room's next one.
+    [answer] = action_run_execute(run_id=first.pk)
+    assert answer.text.count("•") == 1
+    second.refresh_from_db()
+    assert second.status == ActionRun.Status.SUCCEEDED
+    [stored] = Message.objects.filter(reply_to=second.message, sender_kind="bot")
+    assert stored.text.count("•") == 2
+
+
+def test_a_run_whose_turn_comes_past_the_tasks_limit_is_enqueued_at_once(settings, published_tasks):
+    settings.ACTION_RUN_CLAIM_MAX = 1
+    say("!latest-post", work=False)
+    say("!latest-post 2", work=False)
+    first, second = ActionRun.objects.order_by("id")
+    action_run_execute(run_id=second.pk)  # not its turn: its task is gone
+    published_tasks.clear()
 
     action_run_execute(run_id=first.pk)
-    assert action_run_execute(run_id=second.pk)[0].text.count("•") == 2
+
+    second.refresh_from_db()
+    assert second.status == ActionRun.Status.PENDING
+    assert [(task.name, task.args, task.eta) for task in published_tasks] == [
+        ("actions.tasks.action_runs_execute", ([second.pk],), None)
+    ]
 
 
 def test_a_task_that_arrives_before_its_time_waits():

@@ -243,7 +243,9 @@ def test_runs_sent_together_are_run_together_and_stored_once(published_tasks):
     assert published_tasks == []
 
 
-def test_a_run_sent_together_that_must_wait_its_turn_goes_on_alone(published_tasks):
+def test_a_run_sent_together_that_must_wait_its_turn_has_it_passed_on_with_no_task_of_its_own(
+    published_tasks,
+):
     first = _waiting_run("first")
     second = _waiting_run("second", message__room=first.room)
     earlier_elsewhere = _waiting_run("earlier", status=ActionRun.Status.RUNNING, attempts=1)
@@ -252,14 +254,12 @@ def test_a_run_sent_together_that_must_wait_its_turn_goes_on_alone(published_tas
 
     answered = services.action_runs_execute(run_ids=[first.pk, second.pk, behind_it.pk, done.pk])
 
-    assert list(answered) == [first.pk]
-    for run in (second, behind_it):
-        run.refresh_from_db()
-        assert (run.status, run.attempts) == (ActionRun.Status.PENDING, 0)
-    # Each gets a task of its own, which waits for its room's earlier run to finish.
-    assert sorted(task.args for task in published_tasks) == [(second.pk,), (behind_it.pk,)]
-    assert {task.name for task in published_tasks} == {"actions.tasks.action_run_execute"}
-    assert [m.text for m in services.action_run_execute(run_id=second.pk)] == ["second"]
+    # The first run's room passes its turn to the second at once, in the same task.
+    assert list(answered) == [first.pk, second.pk]
+    assert [m.text for m in answered[second.pk]] == ["second"]
+    behind_it.refresh_from_db()
+    assert (behind_it.status, behind_it.attempts) == (ActionRun.Status.PENDING, 0)
+    assert published_tasks == [], "the earlier run elsewhere passes its room's turn on"
 
 
 def test_runs_sent_together_also_take_waiting_runs_along_up_to_the_claim_size(settings):
@@ -349,7 +349,6 @@ def test_a_task_also_runs_due_runs_waiting_behind_it_and_their_tasks_find_them_d
 def test_runs_that_are_not_a_workers_to_take_now_are_left_alone(settings):
     settings.ACTION_RUN_CLAIM_MAX = 10
     own = _waiting_run("own")
-    behind_own = _waiting_run("behind", message__room=own.room)  # its room's turn is own's
     not_due = _waiting_run("later", run_after=timezone.now() + timedelta(minutes=5))
     in_window = _waiting_run("window", batch_until=timezone.now())
     not_enqueued = ActionRunFactory(action__config={"text": "sweeper's"})
@@ -357,7 +356,7 @@ def test_runs_that_are_not_a_workers_to_take_now_are_left_alone(settings):
 
     services.action_run_execute(run_id=own.pk)
 
-    for run in (behind_own, not_due, in_window, not_enqueued):
+    for run in (not_due, in_window, not_enqueued):
         run.refresh_from_db()
         assert (run.status, run.attempts) == (ActionRun.Status.PENDING, 0), run.action_name
     running.refresh_from_db()
@@ -417,3 +416,17 @@ def test_a_task_takes_its_own_runs_before_older_waiting_ones(settings):
 
     assert list(answered) == [own[0].pk, own[1].pk]
     assert {ActionRun.objects.get(pk=run.pk).status for run in older} == {"pending"}
+
+
+def test_a_run_that_fails_retryably_passes_its_rooms_turn_to_the_next_one(flaky, monkeypatch):
+    monkeypatch.setattr(services, "_backoff_seconds", lambda attempts: 60)  # no jitter near 0
+    failing = _waiting_run("busy", action__kind="flaky", action__config={"mode": "retry"})
+    behind = _waiting_run("next", message__room=failing.room)
+    services.action_run_execute(run_id=behind.pk)  # not its turn: its task returns
+
+    with pytest.raises(services.ActionRunRetry):
+        services.action_run_execute(run_id=failing.pk)
+
+    behind.refresh_from_db()
+    assert behind.status == ActionRun.Status.SUCCEEDED
+    assert bot_replies(behind) == ["next"]

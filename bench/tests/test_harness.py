@@ -92,3 +92,14 @@ def test_the_attack_benchmark_measures_a_bystander_idle_and_under_attack(
         ("with the limits (defaults)", "30 sockets from one address, retrying every 1 s"),
     ]
     assert all(row["bystander_round_trips"] > 0 for row in rows)
+
+
+@pytest.mark.services
+def test_the_room_turns_benchmark_answers_every_message_of_the_slow_room(
+    services_env, transactional_db
+):
+    result = run([sys.executable, "-m", "bench.room_turns", "--smoke"], services_env, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    [line] = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert (len(line["answered_s"]), line["unanswered"]) == (3, 0)

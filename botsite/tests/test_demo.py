@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from actions.services import action_run_execute
-from botsite.demo import demo_admin_ensure, demo_install
+from botsite.demo import admin_password_file, demo_admin_ensure, demo_install
 from conversations import services
 from conversations.models import Bot, BotMiddleware
 from conversations.tests.factories import inbound_message
@@ -176,3 +176,34 @@ def test_the_demos_rows_pass_the_checks_staff_edits_go_through():
     for model in (Action, Command, Pattern, ResponseTemplate, BotMiddleware):
         for row in model.objects.all():
             row.full_clean()
+
+
+def test_another_databases_admin_leaves_the_embedded_runs_password_file_alone(settings, tmp_path):
+    """`python -m bench.run` set up its PostgreSQL admin with the checkout's data dir and
+    overwrote `admin-password`: the login `make run` showed stopped working."""
+    settings.DATA_DIR = tmp_path
+    embedded = tmp_path / "admin-password"
+    embedded.write_text("the embedded run's password\n")
+
+    login = demo_admin_ensure()  # on the test database, not the embedded run's
+
+    assert embedded.read_text() == "the embedded run's password\n"
+    assert login.password_file.parent == tmp_path
+    assert login.password_file.read_text().strip() == login.password
+
+
+def test_the_embedded_database_keeps_its_password_in_admin_password_and_others_their_own(
+    settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    sqlite = "django.db.backends.sqlite3"
+    postgres = "django.db.backends.postgresql"
+
+    def file_of(**database: object) -> str:
+        return admin_password_file({"HOST": "", "PORT": "", **database}).name
+
+    assert file_of(ENGINE=sqlite, NAME=tmp_path / "botsite.sqlite3") == "admin-password"
+    assert file_of(ENGINE=sqlite, NAME=tmp_path / "other.sqlite3") != "admin-password"
+    bench = file_of(ENGINE=postgres, NAME="botsite_bench", HOST="127.0.0.1", PORT=5432)
+    assert bench == "admin-password-127.0.0.1-5432-botsite_bench"
+    assert file_of(ENGINE=postgres, NAME="botsite", HOST="db", PORT=5432) != bench

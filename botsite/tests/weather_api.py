@@ -41,8 +41,23 @@ class HeldApi(SlowOnceApi):
         self.answer()
 
 
+class SlowApi(SlowOnceApi):
+    """Answers the weather after `SECONDS`, every time; records when each request began
+    and ended (`calls`)."""
+
+    SECONDS = 3.0
+    calls: list[tuple[float, float]] = []
+
+    def do_GET(self) -> None:
+        began = time.monotonic()
+        time.sleep(SlowApi.SECONDS)
+        self.answer()
+        SlowApi.calls.append((began, time.monotonic()))
+
+
 def api_serve(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
     SlowOnceApi.hits = []
+    SlowApi.calls = []
     HeldApi.released = threading.Event()
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
