@@ -4,7 +4,7 @@ import threading
 import time
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db.models import Q
 
@@ -106,9 +106,9 @@ class TokenBucketsInCache:
 
     def take(self, key: str, *, capacity: int, per_second: float) -> bool:
         full_key = cache.make_key(f"bucket:{key}")
-        redis_client = getattr(getattr(cache, "_cache", None), "get_client", None)
-        if isinstance(cache, RedisCache) and redis_client is not None:
-            client = redis_client(full_key, write=True)
+        backend = caches["default"]  # `cache` is a proxy to it, never a RedisCache instance
+        if isinstance(backend, RedisCache):
+            client = backend._cache.get_client(full_key, write=True)
             return bool(client.eval(TAKE_FROM_BUCKET_LUA, 1, full_key, capacity, per_second))
         with self._lock:
             now = time.monotonic()

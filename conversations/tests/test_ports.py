@@ -1,3 +1,6 @@
+import pytest
+from django.core.cache import cache, caches
+
 from conversations.ports import CountersFromCache, TokenBucketsInCache
 
 
@@ -22,3 +25,17 @@ def test_counters_count_hits_in_a_window():
 
     assert [counters.hit("k", 3600) for _ in range(3)] == [1, 2, 3]
     assert counters.hit("other", 3600) == 1
+
+
+def test_with_a_redis_cache_the_bucket_lives_in_redis_for_every_process(settings):
+    if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        pytest.skip("needs REDIS_URL: the embedded run's cache is process-local")
+    buckets = TokenBucketsInCache()
+
+    assert buckets.take("shared", capacity=2, per_second=0.001)
+
+    # The Lua script's hash, not a pickled tuple under the lock: other processes see it.
+    backend = caches["default"]
+    full_key = cache.make_key("bucket:shared")
+    stored = backend._cache.get_client(full_key).hgetall(full_key)
+    assert float(stored[b"tokens"]) == pytest.approx(1.0, abs=0.01)
