@@ -10,7 +10,6 @@ ports (80, 443), `host:port` that port only.
 """
 
 import ipaddress
-import json
 import socket
 import time
 import zlib
@@ -22,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+from botsite.json_limits import JsonTooDeep, json_loads_limited
 
 USER_AGENT = "Botsite/0.1 (+https://github.com/botsite)"
 #: The encodings asked for, and the only ones decoded (by `_decoded`, with a bound).
@@ -303,6 +304,8 @@ def json_get(url: str) -> Any:
     """GET a JSON document, within the time and size limits; raises `OutboundError`."""
     body = content_get(url, accept="application/json")
     try:
-        return json.loads(body)
-    except ValueError as error:
+        return json_loads_limited(body.decode("utf-8") if isinstance(body, bytes) else body)
+    except JsonTooDeep as error:
+        raise OutboundError(f"The answer is {error}") from error
+    except ValueError as error:  # UnicodeDecodeError included
         raise OutboundError("The answer is not JSON.") from error

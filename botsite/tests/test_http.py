@@ -55,6 +55,7 @@ class FakeApi(BaseHTTPRequestHandler):
             "/missing": (404, "{}"),
             "/html": (200, "<html></html>"),
             "/huge": (200, json.dumps({"x": "a" * 5000})),
+            "/deep": (200, "[" * 50_000 + "]" * 50_000),
         }
         if self.path == "/slow":
             time.sleep(2)
@@ -319,3 +320,12 @@ def test_an_encoding_that_was_not_asked_for_is_a_clear_error(api):
 def test_bytes_after_the_compressed_stream_count_against_the_cap(api):
     with pytest.raises(http.OutboundError, match="larger than 1000 bytes"):
         http.json_get(f"{api}/gzip-then-junk")
+
+
+def test_an_answer_nested_past_the_json_limit_is_an_error_not_a_crash(api, settings):
+    settings.HTTP_MAX_RESPONSE_BYTES = 200_000  # room for 50,000 levels, past the recursion limit
+
+    with pytest.raises(http.OutboundError, match="nested deeper than 64 levels") as caught:
+        http.json_get(f"{api}/deep")
+
+    assert caught.value.is_transient is False
