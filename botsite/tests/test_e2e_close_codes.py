@@ -4,11 +4,12 @@ without one; and bad input to the embedded run's API. Client mistakes log no tra
 
 import re
 import sys
+from contextlib import ExitStack
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from botsite.tests.processes import (
     Process,
@@ -25,7 +26,12 @@ from botsite.tests.subprocess_env import REPO
 
 pytestmark = pytest.mark.e2e
 
-FLOOD = {"CHAT_FLOOD_BURST": "3", "CHAT_FLOOD_PER_SECOND": "0.01"}
+SOCKETS_PER_ADDRESS = 3
+LIMITS = {
+    "CHAT_FLOOD_BURST": "3",
+    "CHAT_FLOOD_PER_SECOND": "0.01",
+    "CHAT_ADDRESS_MAX_SOCKETS": str(SOCKETS_PER_ADDRESS),
+}
 
 
 def documented_close_codes() -> set[int]:
@@ -60,13 +66,35 @@ def deep_json_is_an_error_and_the_socket_stays_open(port: int) -> None:
         receive_until(chat, lambda frame: frame.get("text") == "pong", timeout=15)
 
 
+def welcomed(port: int, stack: ExitStack) -> ClientConnection:
+    """A greeted socket, once the server has a place for one more from this address (a
+    socket the server closed a moment ago may not have given its place back yet)."""
+
+    def attempt() -> ClientConnection | None:
+        chat = chat_socket(port)
+        chat.send('{"type": "hello"}')
+        if receive_until(chat, lambda frame: True, timeout=10)["type"] == "welcome":
+            return stack.enter_context(chat)
+        chat.close()
+        return None
+
+    return wait_until(attempt, timeout=30, what="a place for a socket of this address")
+
+
+def closed_past_the_sockets_limit(port: int) -> int:
+    with ExitStack() as held:
+        for _ in range(SOCKETS_PER_ADDRESS):
+            welcomed(port, held)
+        return closed_with(port)
+
+
 def assert_no_traceback(process: Process) -> None:
     assert "Traceback" not in process.log(), process.tail(80)
 
 
 @pytest.fixture
 def site(tmp_path):
-    site = EmbeddedSite(tmp_path / "data", tmp_path, **FLOOD)
+    site = EmbeddedSite(tmp_path / "data", tmp_path, **LIMITS)
     yield site
     site.stop()
 
@@ -81,11 +109,13 @@ def test_make_runs_server_closes_with_every_documented_code_and_logs_no_tracebac
         4003: closed_with(port, '{"type": "hello"}', b"\x00\x01"),
         4404: closed_with(port, '{"type": "hello"}', bot="nobody"),
         4429: closed_with(port, '{"type": "hello"}', *['{"type": "ping"}'] * 40),
+        4430: closed_past_the_sockets_limit(port),
     }
     deep_json_is_an_error_and_the_socket_stays_open(port)
 
-    # 4009 is the bare daphne's (below): here daphne's own read limit answers first.
-    assert set(received) | {4009} == documented_close_codes()
+    # 4009 is the bare daphne's (below): here daphne's own read limit answers first. 4503
+    # needs the database gone: test_e2e_database_outage.py receives it from a real daphne.
+    assert set(received) | {4009, 4503} == documented_close_codes()
     assert received == {code: code for code in received}, site.process.tail(80)
     assert_no_traceback(site.process)
 
