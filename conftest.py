@@ -110,7 +110,30 @@ E2E_REDIS_DB = int(os.environ.get("BOTSITE_E2E_REDIS_DB", "14"))
 
 
 @pytest.fixture
-def services_env():
+def weather_port() -> int:
+    """The one port of this machine the processes may call out to: where a test serves its
+    local weather API (`botsite.tests.weather_api.api_serve(..., weather_port)`)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> Path:
+    """Static files collected once, as the Dockerfile does: with DEBUG off the manifest
+    storage answers 500 on any page that links one (the admin's) until they are."""
+    root = tmp_path_factory.mktemp("static")
+    env = clean_env(
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        STATIC_ROOT=str(root),
+    )
+    collected = run_manage("collectstatic", "--noinput", "-v", "0", env=env, timeout=300)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    return root
+
+
+@pytest.fixture
+def services_env(request, weather_port):
     """Environment for the processes: this test's PostgreSQL database and a clean Redis db."""
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         reason = "needs DATABASE_URL (PostgreSQL) and REDIS_URL; CI's second pass sets both"
@@ -139,6 +162,8 @@ def services_env():
         ACTION_RUN_STUCK_SECONDS="2",
         ACTION_RUN_TIMEOUT_SECONDS="4",
         CELERY_WORKER_HIJACK_ROOT_LOGGER="false",
+        HTTP_ALLOWED_HOSTS=f"127.0.0.1:{weather_port}",
+        STATIC_ROOT=str(request.getfixturevalue("collected_static")),
     )
 
 

@@ -12,22 +12,11 @@ import httpx
 import pytest
 
 from actions.models import Action, ActionRun, Command
-from botsite.tests.processes import bot_says, chat_socket, free_port, receive_until, wait_until
+from botsite.tests.processes import bot_says, chat_socket, receive_until, wait_until
 from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 from conversations.models import Bot, Message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
-
-
-@pytest.fixture
-def weather_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def services_env(services_env, weather_port):
-    # The workers may call the weather API's port, and no other port of the machine.
-    return {**services_env, "HTTP_ALLOWED_HOSTS": f"127.0.0.1:{weather_port}"}
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 
 @pytest.fixture
-def held_weather_api():
-    yield from api_serve(HeldApi)
+def held_weather_api(weather_port):
+    yield from api_serve(HeldApi, weather_port)
 
 
 def test_a_worker_holding_unacknowledged_tasks_rides_out_a_redis_restart(

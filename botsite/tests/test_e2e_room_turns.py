@@ -22,8 +22,8 @@ def services_env(services_env):
 
 
 @pytest.fixture
-def slow_weather_api():
-    yield from api_serve(SlowApi)
+def slow_weather_api(weather_port):
+    yield from api_serve(SlowApi, weather_port)
 
 
 def test_slow_runs_of_one_room_each_start_when_the_previous_finishes_on_two_workers(

@@ -98,8 +98,8 @@ class LongHeldApi(HeldApi):
 
 
 @pytest.fixture
-def held_weather_api():
-    yield from api_serve(LongHeldApi)
+def held_weather_api(weather_port):
+    yield from api_serve(LongHeldApi, weather_port)
 
 
 def test_a_reminder_held_by_a_worker_that_is_stopping_fires_on_time_from_another(
