@@ -515,6 +515,8 @@ JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 # ---------------------------------------------------------------------------------------------
 # Logging
 # ---------------------------------------------------------------------------------------------
+# Each run of a periodic sweep or scan at INFO, as Celery logs it: for watching a schedule.
+LOG_HOUSEKEEPING_TASKS = env.bool("LOG_HOUSEKEEPING_TASKS", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -531,7 +533,7 @@ LOGGING = {
         # Beat's "sending", the worker's "received" and "succeeded" for periodic sweeps and
         # scans: at DEBUG (an idle worker and beat logged about 86,000 lines a day each).
         **{
-            name: {"filters": ["housekeeping"]}
+            name: {"filters": [] if LOG_HOUSEKEEPING_TASKS else ["housekeeping"]}
             for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
         },
     },

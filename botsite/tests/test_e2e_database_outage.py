@@ -31,6 +31,12 @@ ANSWER_SECONDS = 5.0
 RECOVERY_SECONDS = 12.0
 
 
+@pytest.fixture
+def services_env(services_env):
+    # Beat's "Sending due task" lines for its sweeps show that it reads its schedule again.
+    return {**services_env, "LOG_HOUSEKEEPING_TASKS": "true"}
+
+
 def timed(request) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = request()
