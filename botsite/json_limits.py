@@ -11,7 +11,9 @@ from typing import Any
 
 from django.conf import settings
 
-_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A string runs to its closing quote, or to the end of the text when it has none: a match
+# that could fail would be tried again from every later quote (quadratic in the frame).
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
