@@ -37,6 +37,7 @@ class FakeApi(BaseHTTPRequestHandler):
             "/raw-deflate-json": ("deflate", lambda: zlib.compress(b'{"temp": 22}', wbits=-15)),
             "/brotli": ("br", lambda: b"\x0b\x02\x80{}\x03"),
             "/gzip-then-junk": ("gzip", lambda: gzip.compress(b"{}") + b"j" * 5000),
+            "/gzip-twice": ("gzip, gzip", lambda: gzip.compress(gzip.compress(b"{}"))),
         }
         if self.path in encoded:
             coding, make = encoded[self.path]
@@ -329,3 +330,9 @@ def test_an_answer_nested_past_the_json_limit_is_an_error_not_a_crash(api, setti
         http.json_get(f"{api}/deep")
 
     assert caught.value.is_transient is False
+
+
+def test_an_answer_encoded_more_than_once_is_refused(api):
+    # Each layer of a stack inflated its own bomb before the cap on the last one applied.
+    with pytest.raises(http.OutboundError, match="encoded 2 times over"):
+        http.json_get(f"{api}/gzip-twice")
