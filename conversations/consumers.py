@@ -117,6 +117,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     #: False while the channel layer is down (live pushes paused); the client is told.
     is_live = True
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when a handler raised, or the server cancelled a consumer too slow to
+            # stop: `disconnect` is not called then, and the place would be held for good.
+            address = getattr(self, "address", None)
+            if address is not None:
+                await address.socket_close()
+
     async def connect(self) -> None:
         self.identity: ConnectorIdentity | None = None
         self.feed = SocketFeed()

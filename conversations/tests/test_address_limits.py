@@ -128,3 +128,18 @@ async def test_a_socket_stops_counting_once_its_server_stops_renewing_it(setting
     while not await AddressAllowance({"client": ("10.0.0.6", 3)}).socket_open():
         assert time.monotonic() < deadline, "the dead server's socket still counts"
         await asyncio.sleep(0.1)
+
+
+async def test_a_socket_whose_consumer_failed_gives_its_place_back(demo, settings):
+    settings.CHAT_ADDRESS_MAX_SOCKETS = 1
+    chat = await connect("10.0.0.3")
+    assert await chat.receive_nothing(timeout=0.1)
+
+    # An event no handler takes makes the consumer raise: no `disconnect` call follows.
+    await chat.send_input({"type": "no.such.event"})
+    with pytest.raises(ValueError, match="No handler"):
+        await chat.wait(timeout=2)
+
+    again = await connect("10.0.0.3")
+    assert await again.receive_nothing(timeout=0.1), "the failed socket still held the place"
+    await again.disconnect()
