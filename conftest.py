@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests, and by the end-to-end tests of the production
 topology (real daphne, Celery worker and beat processes on PostgreSQL and Redis)."""
 
+import ipaddress
 import os
 import re
 import secrets
@@ -50,6 +51,37 @@ def _cache_of_its_own(settings):
         alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
         for alias, config in settings.CACHES.items()
     }
+
+
+def _is_loopback(address: object) -> bool:
+    if not isinstance(address, tuple):  # a Unix socket (PostgreSQL's, say)
+        return True
+    try:
+        return ipaddress.ip_address(address[0].split("%")[0]).is_loopback
+    except ValueError:  # a name: the resolver fixture below answers it first
+        return address[0] == "localhost"
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """No test process connects beyond loopback: a guard test that judged a public address
+    wrongly, or a code path that fetched at save, fails here instead of reaching out."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def refuse(address: object) -> None:
+        if not _is_loopback(address):
+            raise AssertionError(f"a test connected beyond loopback, to {address!r}")
+
+    def connect(self, address):
+        refuse(address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        refuse(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
 @pytest.fixture(autouse=True)
