@@ -72,5 +72,7 @@ def _heartbeat_start_after_fixup(**_: object) -> None:
 worker_init.connect(_heartbeat_start_after_fixup, weak=False)
 
 
-# A worker stopping hands back the tasks it holds for later (botsite.celery_worker).
+# A worker stopping hands back the tasks it holds for later, and its prefork pool (the
+# default) does not stall (botsite.prefork); `-P threads` and the others stay Celery's.
 app.conf.worker_consumer = "botsite.celery_worker:Consumer"
+app.conf.worker_pool = "botsite.prefork:TaskPool"

@@ -4,13 +4,15 @@ it holds for later."""
 
 import os
 import signal
+import sys
 import time
 
 import pytest
+from celery import Celery
 from django.conf import settings
 
 from actions.models import WorkerHeartbeat
-from botsite.tests.processes import bot_says, chat_socket, receive_until, wait_until
+from botsite.tests.processes import bot_says, chat_socket, receive_until, start, wait_until
 from botsite.tests.test_e2e_engine import weather_command
 from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 from conversations.models import Message
@@ -132,3 +134,34 @@ def test_a_reminder_held_by_a_worker_that_is_stopping_fires_on_time_from_another
     assert stopping.popen.wait(timeout=30) == 0
     assert "handed 1 scheduled tasks back to the broker" in stopping.log()
     assert Message.objects.filter(text__startswith="⏰").count() == 1
+
+
+def test_a_worker_stopped_just_after_handing_a_task_to_its_pool_exits_at_once(
+    services_env, transactional_db, tmp_path
+):
+    """The pool forgets, at a warm shutdown, a task it has written to a pool process that
+    has not taken it yet (the broker delivers it again); the process runs it all the same
+    and then waited 30 s at exit for someone to read its result, holding up the worker.
+    The pool process is held (SIGSTOP) to open that moment wide."""
+    env = {**services_env, "LOG_HOUSEKEEPING_TASKS": "true"}
+    celery = [sys.executable, "-m", "celery", "-A", "botsite"]
+    # DEBUG: the log says when the pool begins to stop.
+    worker = start("worker", [*celery, "worker", "-l", "DEBUG", "-c", "1"], env, tmp_path)
+    try:
+        wait_until(lambda: "ready." in worker.log(), timeout=60, what="the worker to be ready",
+                   watch=[worker])  # fmt: skip
+        (pool_process,) = worker.children()
+        os.kill(pool_process, signal.SIGSTOP)
+        sender = Celery(broker=env["REDIS_URL"])
+        sender.conf.broker_transport = settings.CELERY_BROKER_TRANSPORT
+        sender.send_task("integrations.tasks.events_scan")
+        wait_until(lambda: "] received" in worker.log(), timeout=30,
+                   what="the worker to receive the task", watch=[worker])  # fmt: skip
+
+        os.kill(worker.popen.pid, signal.SIGINT)  # Ctrl-C
+        wait_until(lambda: "Worker: Stopping Pool" in worker.log(), timeout=30,
+                   what="the pool to begin stopping", watch=[worker])  # fmt: skip
+        os.kill(pool_process, signal.SIGCONT)  # it takes the task only now, and runs it
+        worker.stop(timeout=15)  # well within the pool process's 30 s, on a loaded machine too
+    finally:
+        worker.stop(sig=signal.SIGKILL)
