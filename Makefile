@@ -39,9 +39,10 @@ run: install ## Start everything (server, worker, beat) on SQLite, with the demo
 migrations-check: install-dev ## Fail when models changed without a migration
 	$(PY) manage.py makemigrations --check --dry-run
 
-lint: install-dev ## ruff: lint and formatting
+lint: install-dev ## ruff (lint and formatting) and the import rules (docs/architecture.md)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install-dev ## mypy, strict on the engine and the plugin contracts
 	$(VENV)/bin/mypy
@@ -50,11 +51,12 @@ fmt: install-dev ## Fix what ruff can fix, and format
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install-dev ## Everything CI runs: system checks, migrations check, ruff, mypy, pytest
+test: install-dev ## Everything CI runs: system checks, migrations check, ruff, import rules, mypy, pytest
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -4,14 +4,6 @@ from django.db import models
 from django.utils import timezone
 
 from actions.registry import action_type_choices, action_types
-from conversations.engine.arguments import (
-    ArgumentError,
-    arguments_spec_check,
-    pattern_groups_check,
-)
-from conversations.engine.messages import COMMAND_WORD_PATTERN, TrustLevel
-from conversations.engine.patterns import MAX_PATTERN_CHARS, PatternError, pattern_compile
-from conversations.engine.render import TemplateError, template_names
 from conversations.models import (
     TRUST_LEVEL_CHOICES,
     Bot,
@@ -20,6 +12,11 @@ from conversations.models import (
     Room,
     mood_validator,
 )
+from engine.arguments import ArgumentError, arguments_spec_check, pattern_groups_check
+from engine.messages import TrustLevel
+from engine.patterns import MAX_PATTERN_CHARS, PatternError, pattern_compile
+from engine.render import TemplateError, template_names
+from engine.snapshots import COMMAND_WORD_PATTERN
 
 command_word_validator = RegexValidator(COMMAND_WORD_PATTERN, "Lowercase letters, digits, - and _.")
 

@@ -22,13 +22,6 @@ from actions.registry import action_types
 from botsite.db import queryset_delete
 from botsite.expressions import JSONArrayAppend
 from conversations import realtime
-from conversations.engine.messages import (
-    ActionCall,
-    OutboundMessage,
-    PendingCall,
-    Response,
-)
-from conversations.engine.render import responses_render
 from conversations.models import Bot, Message, Participant, Room
 from conversations.ports import MemoryFromDatabase, ParticipantsFromDatabase, RoomFromDatabase
 from conversations.selectors import (
@@ -39,6 +32,8 @@ from conversations.selectors import (
     rooms_busy,
 )
 from conversations.snapshots import action_snapshot, bot_snapshot_get
+from engine.messages import ActionCall, OutboundMessage, PendingCall, Response
+from engine.render import responses_render
 from publishers.ports import SubscriptionsFromDatabase
 from publishers.selectors import PostsFromDatabase
 

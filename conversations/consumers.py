@@ -26,11 +26,11 @@ from conversations import identity, realtime, selectors, services
 from conversations.address_limits import AddressAllowance
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
-from conversations.engine.messages import OutboundMessage
 from conversations.exceptions import BotNotFound
 from conversations.intake import message_intake
 from conversations.models import Room
 from conversations.socket_feed import SocketFeed
+from engine.messages import OutboundMessage
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations import services
-from conversations.engine.messages import InboundMessage
 from conversations.services import MessageReceipt
+from engine.messages import InboundMessage
 
 
 class MessageIntake:

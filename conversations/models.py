@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from botsite.fields import StringListField
 from conversations.connectors.registry import connector_type_choices
-from conversations.engine.messages import MOOD_PATTERN, TrustLevel
 from conversations.middleware.registry import middleware_type_choices, middleware_types
+from engine.messages import TrustLevel
+from engine.snapshots import MOOD_PATTERN
 
 TRUST_LEVEL_CHOICES = [(level.value, level.name.title()) for level in TrustLevel]
 

@@ -8,10 +8,10 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db.models import Q
 
-from conversations.engine.messages import ParticipantInfo
 from conversations.memory import MemoryScope, memory_forget, memory_recall, memory_remember
 from conversations.models import Participant, Room
 from conversations.selectors import participant_info
+from engine.messages import ParticipantInfo
 
 
 class MemoryFromDatabase:

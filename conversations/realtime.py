@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
-from conversations.engine.messages import OutboundMessage
+from engine.messages import OutboundMessage
 
 logger = logging.getLogger(__name__)
 

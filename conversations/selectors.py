@@ -9,10 +9,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from actions.models import ActionRun
-from conversations.engine.messages import OutboundMessage, ParticipantInfo, RoomInfo, TrustLevel
-from conversations.engine.parse import help_command
 from conversations.models import Bot, Message, Participant, Room
 from conversations.snapshots import bot_snapshot_get
+from engine.messages import OutboundMessage, ParticipantInfo, RoomInfo, TrustLevel
+from engine.parse import help_command
 
 REPLY_POLL_SECONDS = 0.05
 #: Calls due within this count as "being worked on" (a batching window is at most 60 s).

@@ -23,22 +23,17 @@ from actions.services import (
 from botsite.db import queryset_delete
 from botsite.origins import origin_in, origin_is_sites_own, origin_parse
 from conversations.connectors.base import ConnectorIdentity
-from conversations.engine.messages import (
-    ActionCall,
-    InboundMessage,
-    OutboundMessage,
-    Outcome,
-    Response,
-)
-from conversations.engine.pipeline import message_process
-from conversations.engine.render import responses_render
 from conversations.exceptions import BotNotFound
 from conversations.lookups import ConversationKey, ConversationRow, conversation_rows_get
 from conversations.memory import MemoryScope
+from conversations.middleware.registry import middleware_stage
 from conversations.models import Bot, MemoryEntry, Message, Participant, Room
 from conversations.ports import CountersFromCache, TokenBucketsInCache
 from conversations.selectors import message_outbound, participant_info, room_info
 from conversations.snapshots import bot_config_changed, bot_snapshot_get, memory_entry_is_config
+from engine.messages import ActionCall, InboundMessage, OutboundMessage, Outcome, Response
+from engine.pipeline import message_process
+from engine.render import responses_render
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +253,7 @@ def _message_decide(inbound: InboundMessage, conversation: _Conversation) -> _De
         participant_view,
         inbound.text,
         args_type_for=_args_type_for,
+        middleware_stage=middleware_stage,
         pending=pending_call_get(room=room, participant=participant)
         if conversation.has_pending
         else None,

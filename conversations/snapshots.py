@@ -18,17 +18,17 @@ from django.utils import timezone
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
 from actions.registry import action_types
-from conversations.engine.messages import (
+from conversations.memory import MemoryScope, memory_entries_with_prefix
+from conversations.models import Bot, BotMiddleware, MemoryEntry
+from engine.snapshots import (
     CUSTOM_COMMAND_KEY_PREFIX,
     ActionSnapshot,
     BotSnapshot,
     CommandSnapshot,
     MiddlewareSnapshot,
+    PatternSnapshot,
+    TemplateSnapshot,
 )
-from conversations.engine.patterns import PatternSnapshot
-from conversations.engine.render import TemplateSnapshot
-from conversations.memory import MemoryScope, memory_entries_with_prefix
-from conversations.models import Bot, BotMiddleware, MemoryEntry
 
 #: Models whose rows are part of a bot's configuration, each with a `bot_id`.
 CONFIG_MODELS = (BotMiddleware, Action, Command, Pattern, ResponseTemplate)

@@ -3,7 +3,7 @@
 from collections import deque
 from collections.abc import Iterable
 
-from conversations.engine.messages import OutboundMessage
+from engine.messages import OutboundMessage
 
 #: Ids remembered per socket. A catch-up sends at most `CHAT_CATCHUP_LIMIT` messages, from
 #: shortly before the newest one sent: older ids than these are never sent again.

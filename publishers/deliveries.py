@@ -20,9 +20,9 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from conversations import realtime
-from conversations.engine.messages import OutboundMessage
 from conversations.models import Message
 from conversations.ports import TokenBucketsInCache
+from engine.messages import OutboundMessage
 from publishers.models import Delivery, Post, Subscription
 from webhooks.services import (
     Result,

@@ -2,8 +2,8 @@
 
 from django.db import IntegrityError, transaction
 
-from actions.base import SubscriptionView
 from conversations.models import Participant, Room
+from engine.ports import SubscriptionView
 from publishers.models import Publisher, Subscription
 
 

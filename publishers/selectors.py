@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from actions.base import PostView
+from engine.ports import PostView
 from publishers.models import Post
 
 

@@ -6,14 +6,9 @@ from dataclasses import dataclass
 from actions.base import ActionContext, ActionType, MemoryPort
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
-from conversations.engine.arguments import DictatedText
-from conversations.engine.messages import (
-    COMMAND_WORD_PATTERN,
-    CUSTOM_COMMAND_KEY_PREFIX,
-    ActionCall,
-    Response,
-    TrustLevel,
-)
+from engine.arguments import DictatedText
+from engine.messages import ActionCall, Response, TrustLevel
+from engine.snapshots import COMMAND_WORD_PATTERN, CUSTOM_COMMAND_KEY_PREFIX
 
 MAX_TEXT_CHARS = 1000
 

@@ -1,6 +1,7 @@
 from actions.base import ActionContext, ActionType
 from actions.registry import action_types
-from conversations.engine.messages import ActionCall, ActionSnapshot, Response
+from engine.messages import ActionCall, Response
+from engine.snapshots import ActionSnapshot
 
 
 @action_types.register

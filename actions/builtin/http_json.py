@@ -11,8 +11,8 @@ from actions.exceptions import ActionFailed
 from actions.registry import action_types
 from botsite import http
 from botsite.jsonpath import path_get
-from conversations.engine.messages import ActionCall, Response
-from conversations.engine.render import TemplateError, template_fill, template_names
+from engine.messages import ActionCall, Response
+from engine.render import TemplateError, template_fill, template_names
 
 
 @dataclass(frozen=True)

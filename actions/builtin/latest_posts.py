@@ -5,7 +5,7 @@ from django import forms
 from actions.base import ActionContext, ActionType
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
-from conversations.engine.messages import ActionCall, Response
+from engine.messages import ActionCall, Response
 
 MAX_POSTS = 10
 

@@ -7,8 +7,8 @@ from django import forms
 from actions.base import ActionContext, ActionType, MemoryPort
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
-from conversations.engine.arguments import DictatedText
-from conversations.engine.messages import ActionCall, Response
+from engine.arguments import DictatedText
+from engine.messages import ActionCall, Response
 
 SCOPE_CHOICES = [
     ("participant", "Each participant's own"),

@@ -8,13 +8,8 @@ from django import forms
 from actions.base import ActionContext, ActionType, ParticipantsPort
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
-from conversations.engine.messages import (
-    MOOD_PATTERN,
-    ActionCall,
-    ParticipantInfo,
-    Response,
-    TrustLevel,
-)
+from engine.messages import ActionCall, ParticipantInfo, Response, TrustLevel
+from engine.snapshots import MOOD_PATTERN
 
 TRUST_NAMES = {level.name.lower(): level for level in TrustLevel}
 

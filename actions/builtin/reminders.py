@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from actions.base import ActionContext, ActionType, SchedulePort
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
-from conversations.engine.arguments import DictatedText
-from conversations.engine.messages import ActionCall, Response
-from conversations.engine.numbers import duration_text
+from engine.arguments import DictatedText
+from engine.messages import ActionCall, Response
+from engine.numbers import duration_text
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from django import forms
 
 from actions.base import ActionContext, ActionType
 from actions.registry import action_types
-from conversations.engine.messages import ActionCall, Response
+from engine.messages import ActionCall, Response
 
 
 @action_types.register

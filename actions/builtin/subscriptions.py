@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from actions.base import ActionContext, ActionType, SubscriptionsPort
 from actions.exceptions import ActionFailed
 from actions.registry import action_types
-from conversations.engine.messages import ActionCall, Response
+from engine.messages import ActionCall, Response
 
 
 def _port(ctx: ActionContext) -> SubscriptionsPort:

@@ -4,8 +4,8 @@ from django import forms
 
 from actions.base import ActionContext, ActionType
 from actions.registry import action_types
-from conversations.engine.messages import ActionCall, Response
-from conversations.engine.render import TemplateError, template_fill, template_names
+from engine.messages import ActionCall, Response
+from engine.render import TemplateError, template_fill, template_names
 
 
 @dataclass(frozen=True)

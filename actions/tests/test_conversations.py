@@ -10,9 +10,9 @@ from actions.models import Action, ActionRun, Command, PendingAction
 from actions.services import ActionRunRetry, action_run_execute, action_runs_sweep
 from actions.services import pending_actions_purge as action_pending_purge
 from conversations import services
-from conversations.engine.messages import InboundMessage, TrustLevel
 from conversations.memory import MemoryScope, memory_recall, memory_remember
 from conversations.models import MemoryEntry, Message, Participant, Room
+from engine.messages import InboundMessage, TrustLevel
 from publishers.models import Subscription
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,9 @@ from actions.exceptions import ActionFailed
 from actions.models import Action, ActionRun
 from actions.registry import action_types
 from actions.tests.factories import ActionFactory, ActionRunFactory
-from conversations.engine.messages import ActionCall, ActionSnapshot, Response
 from conversations.models import Message
+from engine.messages import ActionCall, Response
+from engine.snapshots import ActionSnapshot
 
 pytestmark = pytest.mark.django_db
 

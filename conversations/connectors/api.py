@@ -2,7 +2,7 @@ from typing import Any
 
 from conversations.connectors.base import ConnectorIdentity, ConnectorType
 from conversations.connectors.registry import connector_types
-from conversations.engine.messages import InboundMessage, OutboundMessage
+from engine.messages import InboundMessage, OutboundMessage
 
 
 @connector_types.register

@@ -6,7 +6,7 @@ from typing import Any
 
 from botsite.exceptions import BotsiteError
 from botsite.registry import Plugin
-from conversations.engine.messages import InboundMessage, OutboundMessage
+from engine.messages import InboundMessage, OutboundMessage
 
 
 class InvalidInbound(BotsiteError):

@@ -10,7 +10,7 @@ from conversations.connectors.base import (
     inbound_text_problem,
 )
 from conversations.connectors.registry import connector_types
-from conversations.engine.messages import InboundMessage, OutboundMessage
+from engine.messages import InboundMessage, OutboundMessage
 
 
 @connector_types.register

@@ -6,7 +6,6 @@ the day of a cap), not once per dropped message: the notice must not become the 
 
 from django import forms
 
-from conversations.engine.messages import Response
 from conversations.middleware.base import (
     MiddlewareContext,
     MiddlewareDrop,
@@ -14,6 +13,7 @@ from conversations.middleware.base import (
     MiddlewareType,
 )
 from conversations.middleware.registry import middleware_types
+from engine.messages import Response
 
 DAY_SECONDS = 86_400
 MINUTE_SECONDS = 60

@@ -2,7 +2,7 @@
 
 import botsite.fields
 import conversations.connectors.registry
-import conversations.engine.messages
+import engine.messages
 import conversations.middleware.registry
 import django.core.validators
 import django.db.models.deletion
@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
                 ('connector', models.CharField(choices=conversations.connectors.registry.connector_type_choices, max_length=40)),
                 ('external_id', models.CharField(max_length=255)),
                 ('display_name', models.CharField(blank=True, max_length=150)),
-                ('trust_level', models.SmallIntegerField(choices=[(0, 'Visitor'), (10, 'Member'), (50, 'Trusted'), (100, 'Owner')], default=conversations.engine.messages.TrustLevel['VISITOR'])),
+                ('trust_level', models.SmallIntegerField(choices=[(0, 'Visitor'), (10, 'Member'), (50, 'Trusted'), (100, 'Owner')], default=engine.messages.TrustLevel['VISITOR'])),
                 ('is_ignored', models.BooleanField(default=False, help_text='Messages are stored but not answered.', verbose_name='ignored')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('last_seen_at', models.DateTimeField(blank=True, null=True)),

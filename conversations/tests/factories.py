@@ -3,8 +3,8 @@ from datetime import datetime
 import factory
 from django.db import connection
 
-from conversations.engine.messages import InboundMessage
 from conversations.models import Bot, Message, Participant, Room
+from engine.messages import InboundMessage
 
 
 class BotFactory(factory.django.DjangoModelFactory):

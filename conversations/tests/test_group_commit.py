@@ -16,11 +16,11 @@ from botsite.demo import demo_install
 from conversations import services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.webchat import WebChatConnector
-from conversations.engine.messages import InboundMessage
 from conversations.exceptions import BotNotFound
 from conversations.models import Message
 from conversations.tests.factories import inbound_message
 from conversations.tests.test_consumers import connect, greet
+from engine.messages import InboundMessage
 
 
 def from_visitor(n: int, text: str, **overrides):

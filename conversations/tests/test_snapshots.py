@@ -12,10 +12,10 @@ from actions.models import Action, ActionRun, Command, ResponseTemplate
 from actions.services import action_run_execute
 from actions.tests.factories import CommandFactory
 from conversations import services
-from conversations.engine.messages import TrustLevel
 from conversations.models import Bot, MemoryEntry, Participant
 from conversations.snapshots import bot_snapshot_get
 from conversations.tests.factories import inbound_message
+from engine.messages import TrustLevel
 
 
 def _reply(text: str) -> str:

@@ -1,7 +1,7 @@
 from actions.base import ActionContext
 from actions.builtin.help import HelpAction
-from conversations.engine.messages import ActionCall, ParticipantInfo, TrustLevel
-from conversations.tests.engine import snapshots
+from engine.messages import ActionCall, ParticipantInfo, TrustLevel
+from engine.tests import snapshots
 
 
 def help_for(trust_level: int) -> str:

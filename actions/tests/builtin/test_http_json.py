@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from actions.base import ActionContext
 from actions.builtin.http_json import HttpJsonAction
 from actions.exceptions import ActionFailed
-from conversations.engine.messages import ActionCall
-from conversations.tests.engine import snapshots
+from engine.messages import ActionCall
+from engine.tests import snapshots
 
 CONFIG = {
     "url": "https://api.example.com/weather?q={query}",

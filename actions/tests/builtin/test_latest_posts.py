@@ -5,8 +5,8 @@ import pytest
 from actions.base import ActionContext, PostView
 from actions.builtin.latest_posts import LatestPostsAction
 from actions.exceptions import ActionFailed
-from conversations.engine.messages import ActionCall
-from conversations.tests.engine import snapshots
+from engine.messages import ActionCall
+from engine.tests import snapshots
 
 
 @dataclass

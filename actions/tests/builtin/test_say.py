@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 
 from actions.base import ActionContext
 from actions.builtin.say import SayAction
-from conversations.engine.messages import ActionCall
-from conversations.tests.engine import snapshots
+from engine.messages import ActionCall
+from engine.tests import snapshots
 
 
 def test_say_answers_its_configured_text():

@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 
 from actions.base import ActionContext
 from actions.builtin.template_reply import TemplateReplyAction
-from conversations.engine.messages import ActionCall, ParticipantInfo
-from conversations.tests.engine import snapshots
+from engine.messages import ActionCall, ParticipantInfo
+from engine.tests import snapshots
 
 
 def test_the_reply_names_its_template_and_fills_its_default_text():

@@ -5,12 +5,13 @@ from django.core.exceptions import ValidationError
 
 from actions.models import ResponseTemplate
 from conversations import services
-from conversations.engine.messages import MiddlewareSnapshot, ParticipantInfo
-from conversations.engine.pipeline import message_process
-from conversations.middleware.registry import middleware_types
+from conversations.middleware.registry import middleware_stage, middleware_types
 from conversations.models import BotMiddleware, Message
-from conversations.tests.engine import snapshots
 from conversations.tests.factories import inbound_message
+from engine.messages import ParticipantInfo
+from engine.pipeline import message_process
+from engine.snapshots import MiddlewareSnapshot
+from engine.tests import snapshots
 
 
 class CountersInMemory:
@@ -52,6 +53,7 @@ def send(bot, counters=None, participant=snapshots.VISITOR, text="!twice", bucke
         participant,
         text,
         args_type_for=snapshots.args_type_for,
+        middleware_stage=middleware_stage,
         counters=counters,
         buckets=buckets,
     )

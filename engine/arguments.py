@@ -8,7 +8,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from conversations.engine.numbers import duration_parse, number_parse, ordinal_parse
+from engine.numbers import duration_parse, number_parse, ordinal_parse
 
 TRUE_WORDS = {"yes", "true", "on", "1"}
 FALSE_WORDS = {"no", "false", "off", "0"}

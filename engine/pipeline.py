@@ -2,16 +2,17 @@
 
 import logging
 
-from conversations.engine.messages import (
-    BotSnapshot,
-    Outcome,
-    ParticipantInfo,
-    PendingCall,
-    Response,
-    RoomInfo,
+from engine.messages import Outcome, ParticipantInfo, PendingCall, Response, RoomInfo
+from engine.middleware import (
+    CounterPort,
+    MiddlewareContext,
+    MiddlewareDrop,
+    MiddlewareMessage,
+    StageFor,
+    TokenBucketPort,
 )
-from conversations.engine.numbers import duration_text
-from conversations.engine.parse import (
+from engine.numbers import duration_text
+from engine.parse import (
     ArgsTypeFor,
     addressed_text,
     command_parse,
@@ -22,29 +23,25 @@ from conversations.engine.parse import (
     patterns_parse,
     pending_drop,
 )
-from conversations.middleware.base import (
-    CounterPort,
-    MiddlewareContext,
-    MiddlewareDrop,
-    MiddlewareMessage,
-    TokenBucketPort,
-)
-from conversations.middleware.registry import middleware_types
+from engine.snapshots import BotSnapshot
 
 logger = logging.getLogger(__name__)
 
 
-def middleware_run(ctx: MiddlewareContext, text: str, outcome: Outcome) -> MiddlewareMessage | None:
+def middleware_run(
+    ctx: MiddlewareContext, text: str, outcome: Outcome, middleware_stage: StageFor
+) -> MiddlewareMessage | None:
     """Pass the text through the bot's stack; None when a stage dropped it."""
     bot = ctx.bot
     message = MiddlewareMessage(text=text)
     for stage in bot.middleware:
-        if stage.kind not in middleware_types:
+        runner = middleware_stage(stage)
+        if runner is None:
             # A stage whose type was removed must not silently open the gate it guarded.
             logger.error("bot %s: middleware type %r is not installed", bot.slug, stage.kind)
             outcome.note("middleware", kind=stage.kind, result="unavailable")
             return None
-        result = middleware_types.get(stage.kind)(dict(stage.config)).process(message, ctx)
+        result = runner.process(message, ctx)
         if isinstance(result, MiddlewareDrop):
             outcome.note("middleware", kind=stage.kind, result="dropped", replied=True)
             outcome.responses.append(result.reply)
@@ -66,21 +63,24 @@ def message_process(
     text: str,
     *,
     args_type_for: ArgsTypeFor,
+    middleware_stage: StageFor,
     pending: PendingCall | None = None,
     counters: CounterPort | None = None,
     buckets: TokenBucketPort | None = None,
 ) -> Outcome:
     """Decide what to do with one message: which actions to call, what to answer at once.
 
-    `pending` is the call waiting for this participant's answer in this room, if any: the
-    message answers it before anything else is tried, unless it is a command. A command
-    always runs, and ends the question with a word saying so.
+    `args_type_for` and `middleware_stage` are the plugins' part: the arguments an action
+    type takes, the stage a middleware row configures. `pending` is the call waiting for
+    this participant's answer in this room, if any: the message answers it before anything
+    else is tried, unless it is a command. A command always runs, and ends the question
+    with a word saying so.
     """
     outcome = Outcome()
     ctx = MiddlewareContext(
         bot=bot, room=room, participant=participant, counters=counters, buckets=buckets
     )
-    passed = middleware_run(ctx, text, outcome)
+    passed = middleware_run(ctx, text, outcome, middleware_stage)
     if passed is None:
         outcome.is_dropped = True
         return outcome

@@ -2,14 +2,12 @@ from dataclasses import replace
 
 import pytest
 
-from conversations.engine.messages import CommandSnapshot, MiddlewareSnapshot, PendingCall
-from conversations.engine.parse import later_split
-from conversations.engine.patterns import PatternSnapshot
-from conversations.engine.pipeline import message_process
-from conversations.middleware.base import MiddlewareContext, MiddlewareMessage, MiddlewareType
-from conversations.middleware.registry import middleware_types
-from conversations.tests.engine import snapshots
-from conversations.tests.engine.snapshots import DIRECT_ROOM, GROUP_ROOM, IGNORED, TRUSTED, VISITOR
+from engine.messages import PendingCall
+from engine.parse import later_split
+from engine.pipeline import message_process
+from engine.snapshots import CommandSnapshot, MiddlewareSnapshot, PatternSnapshot
+from engine.tests import snapshots
+from engine.tests.snapshots import DIRECT_ROOM, GROUP_ROOM, IGNORED, TRUSTED, VISITOR
 
 
 def process(text, *, bot=None, room=GROUP_ROOM, participant=VISITOR, pending=None):
@@ -19,6 +17,7 @@ def process(text, *, bot=None, room=GROUP_ROOM, participant=VISITOR, pending=Non
         participant,
         text,
         args_type_for=snapshots.args_type_for,
+        middleware_stage=snapshots.middleware_stage,
         pending=pending,
     )
 
@@ -102,23 +101,12 @@ def test_ignored_participants_are_dropped_by_the_ignore_list():
     assert outcome.trace == [{"stage": "middleware", "kind": "ignore_list", "result": "dropped"}]
 
 
-class ShoutMiddleware(MiddlewareType):
-    """Upper-cases the message."""
-
-    key = "shout"
-    label = "Shout"
-
-    def process(self, message: MiddlewareMessage, ctx: MiddlewareContext) -> MiddlewareMessage:
-        return replace(message, text=message.text.upper())
-
-
 def test_a_middleware_may_change_the_message_before_parsing():
     bot = snapshots.bot(
         middleware=(MiddlewareSnapshot(kind="shout", config={}),),
         command_prefix="!",
     )
-    with middleware_types.override(ShoutMiddleware):
-        outcome = process("!twice", bot=bot)
+    outcome = process("!twice", bot=bot)
 
     assert outcome.trace[0] == {"stage": "middleware", "kind": "shout", "result": "changed"}
     assert [call.action.name for call in outcome.calls] == ["twice"]

@@ -2,17 +2,17 @@ import random
 
 import pytest
 
-from conversations.engine.messages import ParticipantInfo, Response
-from conversations.engine.render import (
+from engine.messages import ParticipantInfo, Response
+from engine.render import (
     TemplateError,
-    TemplateSnapshot,
     html_sanitise,
     responses_render,
     template_choose,
     template_fill,
     template_names,
 )
-from conversations.tests.engine import snapshots
+from engine.snapshots import TemplateSnapshot
+from engine.tests import snapshots
 
 
 def test_placeholders_are_filled_with_plain_values():

@@ -1,16 +1,10 @@
 """Plain-data bots for engine tests: no database needed."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from conversations.engine.messages import (
-    ActionSnapshot,
-    BotSnapshot,
-    CommandSnapshot,
-    MiddlewareSnapshot,
-    ParticipantInfo,
-    RoomInfo,
-    TrustLevel,
-)
+from engine.messages import ParticipantInfo, RoomInfo, TrustLevel
+from engine.middleware import MiddlewareContext, MiddlewareMessage, MiddlewareStage
+from engine.snapshots import ActionSnapshot, BotSnapshot, CommandSnapshot, MiddlewareSnapshot
 
 
 @dataclass(frozen=True)
@@ -29,6 +23,26 @@ ARGS_TYPES: dict[str, type] = {"repeat": RepeatArgs, "help": NoArgs}
 
 def args_type_for(kind: str) -> type | None:
     return ARGS_TYPES.get(kind)
+
+
+class DropIgnored:
+    def process(
+        self, message: MiddlewareMessage, ctx: MiddlewareContext
+    ) -> MiddlewareMessage | None:
+        return None if ctx.participant.is_ignored else message
+
+
+class Shout:
+    def process(self, message: MiddlewareMessage, ctx: MiddlewareContext) -> MiddlewareMessage:
+        return replace(message, text=message.text.upper())
+
+
+#: Plain stages in place of the middleware plugins (`conversations.middleware`).
+STAGES: dict[str, MiddlewareStage] = {"ignore_list": DropIgnored(), "shout": Shout()}
+
+
+def middleware_stage(stage: MiddlewareSnapshot) -> MiddlewareStage | None:
+    return STAGES.get(stage.kind)
 
 
 def action(name: str, kind: str = "repeat", min_trust: int = 0) -> ActionSnapshot:

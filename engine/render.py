@@ -11,12 +11,13 @@ import html
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import nh3
 
-from conversations.engine.messages import BotSnapshot, ParticipantInfo, Response, RoomInfo
+from engine.messages import ParticipantInfo, Response, RoomInfo
+from engine.snapshots import BotSnapshot, TemplateSnapshot
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -30,14 +31,6 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 class TemplateError(ValueError):
     """The template text is not valid; the message says where, for the admin form."""
-
-
-@dataclass(frozen=True)
-class TemplateSnapshot:
-    key: str
-    mood: str
-    text: str
-    html: str = ""
 
 
 def template_names(text: str) -> list[str]:

@@ -2,21 +2,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from conversations.engine.arguments import (
+from engine.arguments import (
     ArgumentError,
     DictatedText,
     arguments_from_groups,
     arguments_spec_check,
     pattern_groups_check,
 )
-from conversations.engine.patterns import (
-    MAX_INPUT_CHARS,
-    PatternError,
-    PatternSnapshot,
-    pattern_compile,
-    patterns_match,
-)
-from conversations.tests.engine import snapshots
+from engine.patterns import MAX_INPUT_CHARS, PatternError, pattern_compile, patterns_match
+from engine.snapshots import PatternSnapshot
+from engine.tests import snapshots
 
 
 def pattern(regex: str, *, id: int = 1, priority: int = 0, arguments=None) -> PatternSnapshot:

@@ -4,7 +4,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from conversations.engine.arguments import (
+from engine.arguments import (
     ArgumentError,
     MissingArguments,
     argument_convert,
@@ -15,18 +15,10 @@ from conversations.engine.arguments import (
     arguments_usage,
     sentence_end_strip,
 )
-from conversations.engine.messages import (
-    ActionCall,
-    ActionSnapshot,
-    BotSnapshot,
-    Outcome,
-    ParticipantInfo,
-    PendingCall,
-    Response,
-    RoomInfo,
-)
-from conversations.engine.numbers import duration_parse
-from conversations.engine.patterns import patterns_match
+from engine.messages import ActionCall, Outcome, ParticipantInfo, PendingCall, Response, RoomInfo
+from engine.numbers import duration_parse
+from engine.patterns import patterns_match
+from engine.snapshots import ActionSnapshot, BotSnapshot
 
 #: Gives the `Args` dataclass of an action type by key, or None when the type is gone.
 ArgsTypeFor = Callable[[str], type | None]

@@ -1,6 +1,6 @@
 import pytest
 
-from conversations.engine.numbers import duration_parse, number_parse, ordinal_parse
+from engine.numbers import duration_parse, number_parse, ordinal_parse
 
 
 @pytest.mark.parametrize(

@@ -1,22 +1,13 @@
-"""The data the engine takes and gives: frozen snapshots in, calls and responses out."""
+"""What the engine takes and gives for one message: the message in, calls and responses
+out, with who sent it and where (a bot's configuration is in `engine.snapshots`)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
-if TYPE_CHECKING:
-    from conversations.engine.patterns import PatternSnapshot
-    from conversations.engine.render import TemplateSnapshot
-
-
-#: What a mood looks like: one lower-case word.
-MOOD_PATTERN = r"^[a-z][a-z0-9_-]*$"
-#: What a command word looks like, staff's or participants' own.
-COMMAND_WORD_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-#: Bot-scope memory keys under which participants' custom commands live.
-CUSTOM_COMMAND_KEY_PREFIX = "command:"
+from engine.snapshots import ActionSnapshot
 
 
 class TrustLevel(IntEnum):
@@ -56,52 +47,6 @@ class Response:
     html: str = ""
     template: str = ""
     values: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ActionSnapshot:
-    id: int
-    name: str
-    kind: str
-    config: Mapping[str, Any]
-    min_trust: int
-    description: str = ""
-    #: What the bot asks for an argument the participant left out: name → question.
-    prompts: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CommandSnapshot:
-    word: str
-    action: ActionSnapshot
-    #: Argument values fixed by staff for this command; the user's text fills the others.
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class MiddlewareSnapshot:
-    kind: str
-    config: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class BotSnapshot:
-    """A bot's configuration as one immutable value, loaded fresh for each message."""
-
-    id: int
-    slug: str
-    name: str
-    command_prefix: str
-    names: tuple[str, ...]
-    default_mood: str
-    commands: Mapping[str, CommandSnapshot]
-    middleware: tuple[MiddlewareSnapshot, ...] = ()
-    fallback_text: str = ""
-    #: Highest priority first; see `engine.patterns`.
-    patterns: tuple["PatternSnapshot", ...] = ()
-    templates: tuple["TemplateSnapshot", ...] = ()
-    #: Commands participants set from the chat: word → reply text. Staff's win.
-    custom_commands: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

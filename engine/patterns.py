@@ -12,7 +12,7 @@ from typing import Any
 
 import re2
 
-from conversations.engine.messages import ActionSnapshot
+from engine.snapshots import PatternSnapshot
 
 MAX_PATTERN_CHARS = 1000
 MAX_INPUT_CHARS = 1000
@@ -21,17 +21,6 @@ MAX_PROGRAM_BYTES = 1 << 20  # RE2 refuses patterns whose compiled program needs
 
 class PatternError(ValueError):
     """The pattern cannot be run safely; the message says why, for the admin form."""
-
-
-@dataclass(frozen=True)
-class PatternSnapshot:
-    id: int
-    regex: str
-    action: ActionSnapshot
-    #: Values fixed for this pattern, or {"group": name, "as": converter, ...} specs.
-    arguments: Mapping[str, Any]
-    priority: int = 0
-    example: str = ""
 
 
 @dataclass(frozen=True)

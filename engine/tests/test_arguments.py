@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conversations.engine.arguments import (
+from engine.arguments import (
     ArgumentError,
     DictatedText,
     argument_convert,
