@@ -7,3 +7,6 @@ class ActionsConfig(AppConfig):
 
     def ready(self) -> None:
         from actions import builtin  # noqa: F401
+        from actions.registry import action_types
+
+        action_types.entry_points_register()

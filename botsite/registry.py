@@ -1,12 +1,15 @@
 """The one plugin pattern that actions, middleware, connectors and publishers share.
 
 Code defines plugin *types* (a class with a stable `key`); staff configure *rows* that store
-that key and a JSON config. Each kind has one `Registry` of its types.
+that key and a JSON config. Each kind has one `Registry` of its types: the built-ins
+register themselves when their app's `builtin` package is imported, and types of installed
+packages through an entry point group of the kind (`Registry.entry_points_register`).
 """
 
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django import forms
@@ -61,8 +64,12 @@ P = TypeVar("P", bound=type[Plugin])
 class Registry(Generic[P]):
     """Plugin types of one kind, by key."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, contract: type[Plugin] = Plugin, group: str = "") -> None:
         self.kind = kind
+        #: What every type of this kind subclasses.
+        self.contract = contract
+        #: The entry point group installed packages name their types under.
+        self.group = group
         self._types: dict[str, P] = {}
 
     def register(self, plugin: P) -> P:
@@ -80,6 +87,34 @@ class Registry(Generic[P]):
             )
         self._types[key] = plugin
         return plugin
+
+    def entry_points_register(self) -> list[P]:
+        """Register the types that installed packages name under this kind's entry point
+        group, as a plugin package's `pyproject.toml` does with
+        `[project.entry-points."botsite.actions"]` and `echo = "my_package:EchoAction"`;
+        returns them. Botsite is not edited: installing the package is enough.
+
+        A type that cannot be loaded, is not of this kind, or takes a key already taken
+        stops the start-up with `ImproperlyConfigured` naming the package: running without
+        it would leave the rows that use it "unavailable".
+        """
+        registered = []
+        for entry_point in metadata.entry_points(group=self.group) if self.group else ():
+            package = entry_point.dist.name if entry_point.dist else "an installed package"
+            where = f"{self.kind} plugin {entry_point.name!r} of {package} ({entry_point.value})"
+            try:
+                plugin = entry_point.load()
+            except Exception as error:
+                raise ImproperlyConfigured(f"The {where} cannot be loaded: {error!r}") from error
+            if not (isinstance(plugin, type) and issubclass(plugin, self.contract)):
+                raise ImproperlyConfigured(
+                    f"The {where} is not a subclass of {self.contract.__name__}."
+                )
+            try:
+                registered.append(self.register(plugin))  # type: ignore[arg-type]
+            except ImproperlyConfigured as error:
+                raise ImproperlyConfigured(f"The {where}: {error}") from error
+        return registered
 
     def get(self, key: str) -> P:
         try:

@@ -11,8 +11,8 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from rest_framework.views import APIView
 
 from conversations import selectors, services
-from conversations.connectors.api import ApiConnector
 from conversations.connectors.base import ConnectorIdentity, inbound_text_problem
+from conversations.connectors.builtin.api import ApiConnector
 
 MAX_WAIT_SECONDS = 30
 

@@ -25,7 +25,7 @@ from botsite.json_limits import JsonTooDeep, json_loads_limited
 from conversations import identity, realtime, selectors, services
 from conversations.address_limits import AddressAllowance
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
-from conversations.connectors.webchat import WebChatConnector
+from conversations.connectors.builtin.webchat import WebChatConnector
 from conversations.exceptions import BotNotFound
 from conversations.intake import message_intake
 from conversations.models import Room

@@ -7,3 +7,6 @@ class PublishersConfig(AppConfig):
 
     def ready(self) -> None:
         from publishers import builtin  # noqa: F401
+        from publishers.registry import publisher_types
+
+        publisher_types.entry_points_register()

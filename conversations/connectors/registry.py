@@ -1,7 +1,9 @@
 from botsite.registry import Registry
 from conversations.connectors.base import ConnectorType
 
-connector_types: Registry[type[ConnectorType]] = Registry("connector")
+connector_types: Registry[type[ConnectorType]] = Registry(
+    "connector", contract=ConnectorType, group="botsite.connectors"
+)
 
 
 def connector_type_choices() -> list[tuple[str, str]]:

@@ -2,7 +2,9 @@ from botsite.registry import Registry
 from conversations.middleware.base import MiddlewareType
 from engine.snapshots import MiddlewareSnapshot
 
-middleware_types: Registry[type[MiddlewareType]] = Registry("middleware")
+middleware_types: Registry[type[MiddlewareType]] = Registry(
+    "middleware", contract=MiddlewareType, group="botsite.middleware"
+)
 
 
 def middleware_type_choices() -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from actions.models import ActionRun
 from botsite.demo import demo_install
 from conversations import services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
-from conversations.connectors.webchat import WebChatConnector
+from conversations.connectors.builtin.webchat import WebChatConnector
 from conversations.exceptions import BotNotFound
 from conversations.models import Message
 from conversations.tests.factories import inbound_message
