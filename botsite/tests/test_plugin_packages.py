@@ -39,9 +39,12 @@ def site_packages(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("site-packages")
     source = tmp_path_factory.mktemp("source") / "plugin_package"
     shutil.copytree(PACKAGE, source)  # pip builds in place; the repository stays clean
+    # Nothing leaves the machine: no index, no build isolation (which would fetch the build
+    # backend), no check for a newer pip.
+    offline = ["--no-index", "--no-deps", "--no-build-isolation", "--disable-pip-version-check"]
     installed = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-         "--no-build-isolation", "--target", str(target), str(source)],
+        [sys.executable, "-m", "pip", "install", "--quiet", *offline, "--target", str(target),
+         str(source)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stdout + installed.stderr
