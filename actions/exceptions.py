@@ -13,3 +13,12 @@ class ActionFailed(ActionError):
     def __init__(self, reason: str, *, retryable: bool = False) -> None:
         super().__init__(reason)
         self.retryable = retryable
+
+
+class ActionRunRetry(Exception):
+    """Try the run again after `countdown`: it failed in a way worth retrying, or its task
+    came before the run was due."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+        self.countdown = countdown

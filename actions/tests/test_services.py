@@ -10,6 +10,7 @@ from actions.base import ActionType
 from actions.exceptions import ActionFailed
 from actions.models import Action, ActionRun
 from actions.registry import action_types
+from actions.services import claims, execution
 from actions.tests.factories import ActionFactory, ActionRunFactory
 from conversations.models import Message
 from engine.messages import ActionCall, Response
@@ -280,7 +281,7 @@ def test_a_task_delivered_again_after_its_worker_died_takes_back_its_runs_at_onc
     own, along = _waiting_run("own"), _waiting_run("along")
     # The first delivery of task-1 claimed its run and one waiting behind it, then its
     # worker process died: the rows stay running in its name.
-    assert services._waiting_runs_claim(limit=2, first=[own.pk], task_id="task-1")
+    assert claims.waiting_runs_claim(limit=2, first=[own.pk], task_id="task-1")
     still_running = _waiting_run("still running", status=ActionRun.Status.RUNNING, attempts=1)
     ActionRun.objects.filter(pk=still_running.pk).update(claimed_by_task="task-3")
 
@@ -302,7 +303,7 @@ def test_a_task_delivered_again_after_its_worker_died_takes_back_its_runs_at_onc
 
 def test_a_single_run_task_delivered_again_takes_back_its_run():
     run = _waiting_run("Hi")
-    services._run_claim_if_its_turn(run.pk, "task-1")  # then the worker died
+    claims.run_claim_if_its_turn(run.pk, "task-1")  # then the worker died
 
     assert services.action_run_execute(run_id=run.pk, task_id="task-2") == []
     assert [m.text for m in services.action_run_execute(run_id=run.pk, task_id="task-1")] == ["Hi"]
@@ -420,7 +421,7 @@ def test_a_task_takes_its_own_runs_before_older_waiting_ones(settings):
 
 
 def test_a_run_that_fails_retryably_passes_its_rooms_turn_to_the_next_one(flaky, monkeypatch):
-    monkeypatch.setattr(services, "_backoff_seconds", lambda attempts: 60)  # no jitter near 0
+    monkeypatch.setattr(execution, "_backoff_seconds", lambda attempts: 60)  # no jitter near 0
     failing = _waiting_run("busy", action__kind="flaky", action__config={"mode": "retry"})
     behind = _waiting_run("next", message__room=failing.room)
     services.action_run_execute(run_id=behind.pk)  # not its turn: its task returns
