@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from actions.models import ActionRun
 from botsite.demo import demo_install
 from conversations import services
+from conversations.services import messages
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.builtin.webchat import WebChatConnector
 from conversations.exceptions import BotNotFound
@@ -101,15 +102,15 @@ def test_a_twin_stored_meanwhile_turns_only_its_message_into_a_resend(demo_bot):
     services.messages_receive(inbounds=[from_visitor(1, "hi"), from_visitor(2, "hi")])
     inbounds = [from_visitor(1, "!ping"), from_visitor(2, "!ping", client_id=client_id)]
     conversations = [
-        services._conversation_load(inbound, row)
+        messages._conversation_load(inbound, row)
         for inbound, row in zip(
             inbounds,
-            services.conversation_rows_get([services._conversation_key(i) for i in inbounds]),
+            messages.conversation_rows_get([messages._conversation_key(i) for i in inbounds]),
             strict=True,
         )
     ]
     decisions = [
-        services._message_decide(inbound, conversation)
+        messages._message_decide(inbound, conversation)
         for inbound, conversation in zip(inbounds, conversations, strict=True)
     ]
     # Another socket stores the same resend between this batch's lookup and its commit.
@@ -121,7 +122,7 @@ def test_a_twin_stored_meanwhile_turns_only_its_message_into_a_resend(demo_bot):
         client_id=client_id,
     )
 
-    stored, resend = services._decisions_store(decisions)
+    stored, resend = messages._decisions_store(decisions)
 
     assert (stored.is_duplicate, [reply.text for reply in stored.replies]) == (False, ["pong"])
     assert (resend.is_duplicate, resend.message.id) == (True, twin.pk)

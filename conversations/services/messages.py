@@ -1,4 +1,11 @@
-"""Use cases of the conversations app: identify, store, hand to the engine, queue."""
+"""A message's way in: identified, decided by the engine, stored with its replies and
+runs, answered; many at once in one lookup and one transaction (the chat's group commit),
+each still failing alone. Expired messages are purged here too.
+
+Past 400 lines on purpose: the batch's lookup, decisions and store, and the one-by-one
+fallback of each, are one algorithm over two private types (`_Conversation`,
+`_Decision`); split, each half would reach into the other's.
+"""
 
 import logging
 from collections.abc import Callable, Sequence
@@ -6,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -21,24 +27,25 @@ from actions.services import (
     pending_call_save,
 )
 from botsite.db import queryset_delete
-from botsite.origins import origin_in, origin_is_sites_own, origin_parse
-from conversations.connectors.base import ConnectorIdentity
 from conversations.exceptions import BotNotFound
 from conversations.lookups import ConversationKey, ConversationRow, conversation_rows_get
-from conversations.memory import MemoryScope
 from conversations.middleware.registry import middleware_stage
-from conversations.models import Bot, MemoryEntry, Message, Participant, Room
+from conversations.models import Bot, Message, Participant, Room
 from conversations.ports import CountersFromCache, TokenBucketsInCache
 from conversations.selectors import message_outbound, participant_info, room_info
-from conversations.snapshots import bot_config_changed, bot_snapshot_get, memory_entry_is_config
+from conversations.services.rooms import (
+    bot_get_enabled,
+    bot_not_found,
+    participant_identify,
+    participant_seen,
+    room_open,
+)
+from conversations.snapshots import bot_snapshot_get
 from engine.messages import ActionCall, InboundMessage, OutboundMessage, Outcome, Response
 from engine.pipeline import message_process
 from engine.render import responses_render
 
 logger = logging.getLogger(__name__)
-
-#: How stale `Participant.last_seen_at` may get before a message writes it again.
-LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -51,54 +58,6 @@ class MessageReceipt:
     is_duplicate: bool = False
     #: Some queued call is due now (not "in 20 minutes"): the bot is working on an answer.
     is_bot_working: bool = False
-
-
-def bot_get_enabled(*, slug: str) -> Bot:
-    try:
-        return Bot.objects.get(slug=slug, is_enabled=True)
-    except Bot.DoesNotExist:
-        raise _bot_not_found(slug) from None
-
-
-def _bot_not_found(slug: str) -> BotNotFound:
-    return BotNotFound(f"There is no bot {slug!r}, or it is switched off.")
-
-
-def room_open(
-    *, bot: Bot, connector: str, external_id: str, is_direct: bool, title: str = ""
-) -> Room:
-    """The bot's room at this place on this connector, created on first contact."""
-    room, _ = Room.objects.get_or_create(
-        bot=bot,
-        connector=connector,
-        external_id=external_id,
-        defaults={"is_direct": is_direct, "title": title},
-    )
-    return room
-
-
-def participant_identify(
-    *, bot: Bot, connector: str, external_id: str, name: str, user_id: int | None = None
-) -> Participant:
-    """The participant behind an identity, created on first contact, seen now."""
-    participant, created = Participant.objects.get_or_create(
-        bot=bot,
-        connector=connector,
-        external_id=external_id,
-        defaults={"display_name": name, "user_id": user_id, "last_seen_at": timezone.now()},
-    )
-    if not created:
-        participant_seen(participant)
-    return participant
-
-
-def participant_seen(participant: Participant) -> None:
-    """Note that the participant is around, at most once per `LAST_SEEN_RESOLUTION`: a
-    write per message would cost more than the minute it tells."""
-    now = timezone.now()
-    if participant.last_seen_at is None or now - participant.last_seen_at > LAST_SEEN_RESOLUTION:
-        Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
-        participant.last_seen_at = now
 
 
 @dataclass(frozen=True)
@@ -144,7 +103,7 @@ def _conversation_load(inbound: InboundMessage, row: ConversationRow | None) -> 
         bot, room = row.bot, row.room
         has_backlog, duplicate_id = row.has_backlog, row.duplicate_id
         if not bot.is_enabled:
-            raise _bot_not_found(inbound.bot_slug)
+            raise bot_not_found(inbound.bot_slug)
     if row is None or row.participant is None:
         participant = participant_identify(
             bot=bot,
@@ -337,6 +296,8 @@ def _store_failure_result(decision: _Decision, error: Exception) -> MessageRecei
 
 
 T = TypeVar("T")
+
+
 R = TypeVar("R")
 
 
@@ -477,55 +438,3 @@ def messages_expired_purge() -> int:
     """Delete messages past their retention; returns how many."""
     deleted = queryset_delete(Message.objects.filter(expires_at__lte=timezone.now()))
     return deleted.get(Message._meta.label, 0)
-
-
-def memory_entries_purge() -> int:
-    """Delete expired memory entries; returns how many went."""
-    deleted = queryset_delete(MemoryEntry.objects.filter(expires_at__lte=timezone.now()))
-    return deleted.get(MemoryEntry._meta.label, 0)
-
-
-def chat_origin_allowed(
-    *, bot_slug: str, origin: str | None, host: str | None = None, is_secure: bool = False
-) -> bool:
-    """May a browser page of `origin` open the bot's chat socket (reached at `host`, over
-    TLS or not)? The site's own origins may (`botsite.origins`); other sites only if staff
-    listed them on the bot (for the embedded widget). Scheme, host and port must match."""
-    parsed = origin_parse(origin)
-    if parsed is None:
-        return False
-    if origin_is_sites_own(parsed, host_header=host, is_secure=is_secure):
-        return True
-    allowed = Bot.objects.filter(slug=bot_slug).values_list("allowed_origins", flat=True).first()
-    return origin_in(parsed, allowed or [])
-
-
-def chat_room_open(*, identity: ConnectorIdentity, connector: str) -> Room:
-    """Open (or reopen) the room of a live chat identity, checking the bot is there."""
-    bot = bot_get_enabled(slug=identity.bot_slug)
-    participant_identify(
-        bot=bot,
-        connector=connector,
-        external_id=identity.participant_external_id,
-        name=identity.participant_name,
-        user_id=identity.user_id,
-    )
-    return room_open(
-        bot=bot,
-        connector=connector,
-        external_id=identity.room_external_id,
-        is_direct=identity.is_direct,
-    )
-
-
-def memory_entries_changed(entries: list[MemoryEntry]) -> None:
-    """Memory edited by hand (admin, API): drop the cached reads, and rebuild the snapshots
-    of bots whose custom commands changed (writes through `memory` do both already)."""
-    keys = [
-        MemoryScope(entry.bot_id, entry.room_id, entry.participant_id).cache_key(entry.key)
-        for entry in entries
-    ]
-    # After the commit: a read before it would put the old value back in the cache.
-    transaction.on_commit(lambda: cache.delete_many(keys))
-    for bot_id in {entry.bot_id for entry in entries if memory_entry_is_config(entry)}:
-        bot_config_changed(bot_id=bot_id)
