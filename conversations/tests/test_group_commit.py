@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from actions.models import ActionRun
 from botsite.demo import demo_install
 from conversations import services
-from conversations.services import messages
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.builtin.webchat import WebChatConnector
 from conversations.exceptions import BotNotFound
 from conversations.models import Message
+from conversations.services import messages
 from conversations.tests.factories import inbound_message
 from conversations.tests.test_consumers import connect, greet
 from engine.messages import InboundMessage
