@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from botsite.queue import task_send
 from conversations import realtime
 from conversations.models import Message
 from conversations.ports import TokenBucketsInCache
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 UNSUBSCRIBE_SALT = "publishers.unsubscribe"
 #: Retries due within this go to the broker with a countdown; later ones to the sweeper.
 COUNTDOWN_MAX_SECONDS = 15 * 60
+#: The tasks this module sends (`publishers/tasks.py`), by name (`botsite.queue`).
+POST_DELIVERIES_SEND_TASK = "publishers.tasks.post_deliveries_send"
+DELIVERY_SEND_TASK = "publishers.tasks.delivery_send"
 
 
 class DeliveryRetry(Exception):
@@ -91,21 +95,11 @@ def deliveries_create(*, post: Post) -> int:
 
 
 def _post_deliveries_enqueue(post_id: int, countdown: float | None = None) -> None:
-    from publishers.tasks import post_deliveries_send
-
-    if countdown:
-        post_deliveries_send.apply_async((post_id,), countdown=countdown)
-    else:
-        post_deliveries_send.delay(post_id)
+    task_send(POST_DELIVERIES_SEND_TASK, post_id, countdown=countdown)
 
 
 def _delivery_enqueue(delivery_id: int, countdown: float | None = None) -> None:
-    from publishers.tasks import delivery_send
-
-    if countdown:
-        delivery_send.apply_async((delivery_id,), countdown=countdown)
-    else:
-        delivery_send.delay(delivery_id)
+    task_send(DELIVERY_SEND_TASK, delivery_id, countdown=countdown)
 
 
 def _throttle_allows(kind: str) -> bool:

@@ -20,6 +20,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 from botsite.db import instance_delete, queryset_delete
 from botsite.http import OutboundError
+from botsite.queue import task_send
 from botsite.registry import UnknownPluginError
 from conversations.models import Participant, Room
 from publishers.base import PostItem
@@ -142,9 +143,7 @@ def publisher_run_now(*, publisher: Publisher) -> None:
     """Fetch the publisher at once, on a worker (the admin's and API's "Publish now")."""
     if not publisher.is_enabled:
         raise PublishingError("The publisher is paused; enable it first.", code="publisher_paused")
-    from publishers.tasks import publisher_run as publisher_run_task
-
-    transaction.on_commit(lambda: publisher_run_task.delay(publisher.pk))
+    transaction.on_commit(lambda: task_send(RUN_TASK, publisher.pk))
 
 
 def publisher_run(*, publisher_id: int) -> PublisherRun | None:

@@ -13,10 +13,15 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from actions import liveness
 from actions.models import ActionRun
+from botsite.queue import task_send
 from conversations.models import Bot, Message, Participant, Room
 from engine.messages import ActionCall
 
 logger = logging.getLogger(__name__)
+
+#: The tasks this module sends (`actions/tasks.py`), by name (`botsite.queue`).
+RUN_EXECUTE_TASK = "actions.tasks.action_run_execute"
+RUNS_EXECUTE_TASK = "actions.tasks.action_runs_execute"
 
 
 #: Runs due within this are handed to the broker with an ETA; later ones wait for the sweeper.
@@ -107,8 +112,6 @@ def action_runs_enqueue(*, runs: Sequence[ActionRun], is_marked: bool = False) -
 
     Runs in a batching window go alone too: the first task of a batch runs all of it.
     """
-    from actions.tasks import action_run_execute, action_runs_execute  # tasks wrap these
-
     if not runs:
         return
     now = timezone.now()
@@ -117,15 +120,15 @@ def action_runs_enqueue(*, runs: Sequence[ActionRun], is_marked: bool = False) -
     together = [run for run in runs if run.run_after <= now and run.batch_until is None]
     size = max(settings.ACTION_RUN_CLAIM_MAX, 1)
     for start in range(0, len(together), size):
-        action_runs_execute.delay([run.pk for run in together[start : start + size]])
+        task_send(RUNS_EXECUTE_TASK, [run.pk for run in together[start : start + size]])
     sent_together = {run.pk for run in together}
     for run in runs:
         if run.pk in sent_together:
             continue
         if run.run_after > now:
-            action_run_execute.apply_async((run.pk,), eta=run.run_after)
+            task_send(RUN_EXECUTE_TASK, run.pk, eta=run.run_after)
         else:
-            action_run_execute.delay(run.pk)
+            task_send(RUN_EXECUTE_TASK, run.pk)
 
 
 def action_runs_sweep() -> int:

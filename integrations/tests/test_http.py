@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from botsite.tests.broker import tasks_taken
 from conversations.memory import MemoryScope, memory_recall, memory_remember
 from conversations.tests.factories import MessageFactory
 from integrations.models import AuditEntry
@@ -224,10 +225,9 @@ def test_a_webhook_endpoint_shows_its_secret_on_create_and_rotate_only(api, own)
 
 
 def test_publish_now_queues_a_run_and_refuses_a_paused_publisher(
-    api, own, django_capture_on_commit_callbacks, monkeypatch
+    api, own, django_capture_on_commit_callbacks
 ):
-    queued = []
-    monkeypatch.setattr("publishers.tasks.publisher_run.delay", queued.append)
+    tasks_taken("publishers.tasks.publisher_run")  # none left by other tests
     url = reverse("api:publisher-publish-now", args=[own.publisher.pk])
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -237,7 +237,7 @@ def test_publish_now_queues_a_run_and_refuses_a_paused_publisher(
     paused = api.post(url)
 
     assert response.status_code == 202
-    assert queued == [own.publisher.pk]
+    assert tasks_taken("publishers.tasks.publisher_run") == [[own.publisher.pk]]
     assert paused.status_code == 400
     assert paused.json()["code"] == "publisher_paused"
 
