@@ -22,3 +22,11 @@ class SubscriptionInvalid(PublishingError):
     def __init__(self, detail: str, *, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(detail)
         self.fields = fields or {}
+
+
+class DeliveryRetry(Exception):
+    """Send again after `countdown` seconds (a retryable failure, or throttled)."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+        self.countdown = countdown
