@@ -4,6 +4,9 @@ With no environment at all this is the embedded default: SQLite in the data dire
 in-process Celery broker and channel layer, no outside services. `DATABASE_URL` switches the
 database to PostgreSQL; `REDIS_URL` switches Celery's broker, the channel layer and the cache
 to Redis. `.env.example` lists every variable.
+
+Past 400 lines on purpose: one place where every setting and the variable it reads can be
+found, as Django expects them; each block says why its value is what it is.
 """
 
 import ipaddress
