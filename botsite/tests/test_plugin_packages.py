@@ -75,26 +75,39 @@ def test_without_the_package_the_type_is_not_there(tmp_path):
     assert listed.stdout.strip().endswith("False")
 
 
-def test_a_package_whose_type_takes_a_built_in_key_stops_start_up_naming_it(tmp_path):
-    """Two types under one key would make staff's rows mean either; refuse to start."""
+BROKEN_PACKAGES = {
+    # Two types under one key would make staff's rows mean either.
+    "takes a built-in key": (
+        "from actions.base import ActionType\n\nclass Plugin(ActionType):\n"
+        '    """Another say."""\n\n    key = "say"\n    label = "Say again"\n',
+        "key 'say' is taken by SayAction",
+    ),
+    "cannot be imported": ("import not_installed_anywhere\n", "cannot be loaded"),
+    "is of another kind": (
+        "from publishers.base import PublisherType\n\nclass Plugin(PublisherType):\n"
+        '    """A publisher named as an action."""\n\n    key = "wrong_kind"\n'
+        '    label = "Wrong kind"\n',
+        "is not a subclass of ActionType",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_PACKAGES)
+def test_a_broken_plugin_package_stops_start_up_naming_it(case, tmp_path):
+    """Running without it would leave the rows that use its type "unavailable"."""
+    source, reason = BROKEN_PACKAGES[case]
     target = tmp_path / "site-packages"
-    dist = target / "botsite_clash-0.1.0.dist-info"
+    dist = target / "botsite_broken-0.1.0.dist-info"
     dist.mkdir(parents=True)
     # What pip writes for a package declaring this entry point, written here by hand so that
     # it needs no build: importlib.metadata reads the same files.
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: botsite-clash\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text("[botsite.actions]\nsay = botsite_clash:SayAgain\n")
-    (target / "botsite_clash.py").write_text(
-        "from actions.base import ActionType\n\n"
-        "class SayAgain(ActionType):\n"
-        '    """Another say."""\n\n'
-        '    key = "say"\n'
-        '    label = "Say again"\n'
-    )
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: botsite-broken\nVersion: 0.1.0\n")
+    (dist / "entry_points.txt").write_text("[botsite.actions]\nbroken = botsite_broken:Plugin\n")
+    (target / "botsite_broken.py").write_text(source)
     env = clean_env(PYTHONPATH=str(target), BOTSITE_DATA_DIR=str(tmp_path / "data"))
 
     checked = run_manage("check", env=env)
 
     assert checked.returncode != 0
-    assert "action plugin 'say' of botsite-clash (botsite_clash:SayAgain)" in checked.stderr
-    assert "key 'say' is taken by SayAction" in checked.stderr
+    assert "action plugin 'broken' of botsite-broken (botsite_broken:Plugin)" in checked.stderr
+    assert reason in checked.stderr
