@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
@@ -16,7 +16,51 @@ from actions.models import (
     WorkerHeartbeat,
 )
 from actions.registry import action_types
+from actions.services import bot_defaults_install
 from botsite.admin import BatchedDeleteMixin
+from conversations.models import Bot, BotMiddleware
+
+
+# The bot's own page is here, beside its repertoire, rather than in `conversations`: a bot
+# made in the admin gets its default action and command (`bot_defaults_install`), which
+# are this app's rows.
+class BotMiddlewareInline(admin.TabularInline):
+    model = BotMiddleware
+    extra = 0
+    fields = ["position", "kind", "config", "is_enabled"]
+    ordering = ["position", "id"]
+
+
+@admin.register(Bot)
+class BotAdmin(BatchedDeleteMixin, admin.ModelAdmin):
+    list_display = ["name", "slug", "command_prefix", "default_mood", "is_enabled", "room_count"]
+    list_filter = ["is_enabled", "default_mood"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [BotMiddlewareInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_enabled"]}),
+        (
+            "How it is addressed",
+            {"fields": ["command_prefix", "names", "default_mood", "fallback_text"]},
+        ),
+        ("Replies", {"fields": ["batch_window_ms", "pending_timeout_seconds"]}),
+        ("Web chat", {"fields": ["allowed_origins"]}),
+        ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
+        return super().get_queryset(request).annotate(room_total=Count("rooms", distinct=True))
+
+    @admin.display(description="rooms", ordering="room_total")
+    def room_count(self, bot: Bot) -> int:
+        return bot.room_total  # type: ignore[attr-defined]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:  # after the inlines, so a stage staff added with the bot is kept
+            bot_defaults_install(bot=form.instance)
 
 
 class SameBotInlineFormSet(BaseInlineFormSet):

@@ -24,7 +24,7 @@ refuse_oversized_bodies(WebRequest)
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from conversations.routing import websocket_urlpatterns  # noqa: E402
+from chat.routing import websocket_urlpatterns  # noqa: E402
 
 application = ClientAddressMiddleware(
     ProtocolTypeRouter(

@@ -2,7 +2,7 @@
 
 While PostgreSQL is down or restarting, every request that needs it fails the same way.
 Pages answer a short 503 page, the REST API a JSON 503 (`botsite/api.py`), chat sockets
-an `unavailable` error frame (`conversations/consumers.py`); the log gets one warning every
+an `unavailable` error frame (`chat/consumers.py`); the log gets one warning every
 `LOG_INTERVAL_SECONDS` per process instead of a traceback per request.
 """
 

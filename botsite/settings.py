@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "botsite",
     "conversations",
     "actions",
+    "chat",
     "webhooks",
     "publishers",
     "integrations",
@@ -502,14 +503,14 @@ DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = CHAT_FRAME_MAX_BYTES
 # Per socket: frames allowed at once, and refilled per second, before "rate_limited".
 CHAT_FLOOD_BURST = env.int("CHAT_FLOOD_BURST", default=10)
 CHAT_FLOOD_PER_SECOND = env.float("CHAT_FLOOD_PER_SECOND", default=1.0)
-# Per client address, across every socket and server process (conversations/address_limits.py):
+# Per client address, across every socket and server process (chat/address_limits.py):
 # open sockets, then frames allowed at once and refilled per second; 0: no limit. A socket's
 # count outlives a server that died by at most CHAT_ADDRESS_SOCKET_TTL_SECONDS.
 CHAT_ADDRESS_MAX_SOCKETS = env.int("CHAT_ADDRESS_MAX_SOCKETS", default=100)
 CHAT_ADDRESS_FLOOD_BURST = env.int("CHAT_ADDRESS_FLOOD_BURST", default=200)
 CHAT_ADDRESS_FLOOD_PER_SECOND = env.float("CHAT_ADDRESS_FLOOD_PER_SECOND", default=50.0)
 CHAT_ADDRESS_SOCKET_TTL_SECONDS = env.float("CHAT_ADDRESS_SOCKET_TTL_SECONDS", default=60.0)
-# Most chat messages one process stores in one transaction (group commit, conversations.intake).
+# Most chat messages one process stores in one transaction (group commit, chat.intake).
 CHAT_RECEIVE_BATCH_MAX = env.int("CHAT_RECEIVE_BATCH_MAX", default=64)
 CHAT_VISITOR_MAX_AGE_SECONDS = env.int("CHAT_VISITOR_MAX_AGE_SECONDS", default=180 * 86_400)
 # Deepest nesting of arrays and objects in JSON from outside (chat frames, API bodies).

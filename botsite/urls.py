@@ -20,5 +20,5 @@ urlpatterns = [
         publisher_views.unsubscribe,
         name="publishing-unsubscribe",
     ),
-    path("", include("conversations.urls")),
+    path("", include("chat.urls")),
 ]

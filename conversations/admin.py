@@ -1,15 +1,14 @@
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from botsite.admin import BatchedDeleteMixin
-from conversations.bots import bot_defaults_install
 from conversations.connectors.registry import connector_types
 from conversations.middleware.registry import middleware_types
-from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+from conversations.models import BotMiddleware, MemoryEntry, Message, Participant, Room
 from conversations.services import memory_entries_changed
 
 TRACE_ORDER = {
@@ -18,45 +17,6 @@ TRACE_ORDER = {
         ["parser", "kind", "action", "word", "pattern", "groups", "arguments", "where"]
     )
 }
-
-
-class BotMiddlewareInline(admin.TabularInline):
-    model = BotMiddleware
-    extra = 0
-    fields = ["position", "kind", "config", "is_enabled"]
-    ordering = ["position", "id"]
-
-
-@admin.register(Bot)
-class BotAdmin(BatchedDeleteMixin, admin.ModelAdmin):
-    list_display = ["name", "slug", "command_prefix", "default_mood", "is_enabled", "room_count"]
-    list_filter = ["is_enabled", "default_mood"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at"]
-    inlines = [BotMiddlewareInline]
-    fieldsets = [
-        (None, {"fields": ["name", "slug", "is_enabled"]}),
-        (
-            "How it is addressed",
-            {"fields": ["command_prefix", "names", "default_mood", "fallback_text"]},
-        ),
-        ("Replies", {"fields": ["batch_window_ms", "pending_timeout_seconds"]}),
-        ("Web chat", {"fields": ["allowed_origins"]}),
-        ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
-    ]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
-        return super().get_queryset(request).annotate(room_total=Count("rooms", distinct=True))
-
-    @admin.display(description="rooms", ordering="room_total")
-    def room_count(self, bot: Bot) -> int:
-        return bot.room_total  # type: ignore[attr-defined]
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        if not change:  # after the inlines, so a stage staff added with the bot is kept
-            bot_defaults_install(bot=form.instance)
 
 
 @admin.register(BotMiddleware)

@@ -54,7 +54,7 @@ class Bot(models.Model):
     )
     is_enabled = models.BooleanField("enabled", default=True)
     #: New on every configuration change; processes rebuild their snapshot when it moves
-    #: (conversations/snapshots.py).
+    #: (actions/snapshots.py).
     config_version = models.UUIDField(default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

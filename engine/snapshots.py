@@ -1,5 +1,5 @@
 """A bot's configuration as the engine reads it: frozen values, built from the database
-once per configuration version (`conversations.snapshots`) and shared by every message."""
+once per configuration version (`actions.snapshots`) and shared by every message."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
+from actions.services import bot_defaults_install
 from botsite.db import instance_delete
-from conversations.bots import bot_defaults_install
 from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
 from conversations.services import memory_entries_changed
 from integrations import serializers

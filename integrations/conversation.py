@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations import api as conversation_api
+from chat import api as conversation_api
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot, Message
 from integrations.audit import api_actor, audit_context

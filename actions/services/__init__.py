@@ -7,10 +7,12 @@ One module per concept, the names here for callers:
 - `claims`: whose turn it is in a room, and who owns a run;
 - `execution`: running claimed runs and storing their replies (`action_run_execute`,
   `action_runs_execute`), and cheap pure calls inline (`action_calls_run_inline`);
-- `questions`: calls waiting for a participant's answer.
+- `questions`: calls waiting for a participant's answer;
+- `defaults`: what every new bot starts with (`bot_defaults_install`).
 """
 
 from actions.exceptions import ActionRunRetry
+from actions.services.defaults import bot_defaults_install
 from actions.services.execution import (
     GENERIC_FAILURE,
     MAX_ATTEMPTS,
@@ -40,6 +42,7 @@ __all__ = [
     "action_runs_execute",
     "action_runs_store",
     "action_runs_sweep",
+    "bot_defaults_install",
     "pending_actions_purge",
     "pending_call_get",
     "pending_call_save",

@@ -18,6 +18,7 @@ from actions.exceptions import ActionFailed, ActionRunRetry
 from actions.models import ActionRun
 from actions.ports import HttpThroughBotsite, ScheduleFromDatabase
 from actions.registry import action_types
+from actions.selectors import room_is_busy, rooms_busy
 from actions.services.claims import (
     run_claim_after_checks,
     run_claim_if_its_turn,
@@ -28,18 +29,12 @@ from actions.services.claims import (
     waiting_runs_claim,
 )
 from actions.services.queue import action_runs_enqueue
+from actions.snapshots import action_snapshot, bot_snapshot_get
 from botsite.expressions import JSONArrayAppend
 from conversations import realtime
 from conversations.models import Message
 from conversations.ports import MemoryFromDatabase, ParticipantsFromDatabase, RoomFromDatabase
-from conversations.selectors import (
-    message_outbound,
-    participant_info,
-    room_info,
-    room_is_busy,
-    rooms_busy,
-)
-from conversations.snapshots import action_snapshot, bot_snapshot_get
+from conversations.selectors import message_outbound, participant_info, room_info
 from engine.messages import ActionCall, OutboundMessage, Response
 from engine.render import responses_render
 from publishers.ports import SubscriptionsFromDatabase

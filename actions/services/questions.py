@@ -6,9 +6,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from actions.models import PendingAction
+from actions.snapshots import action_snapshot
 from botsite.db import queryset_delete
 from conversations.models import Participant, Room
-from conversations.snapshots import action_snapshot
 from engine.messages import PendingCall
 
 

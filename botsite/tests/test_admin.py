@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from actions.models import Action, Command, Pattern
 from botsite.admin import BatchedDeleteMixin
-from conversations import services
+from chat.messages import message_receive
 from conversations.models import Bot
 from conversations.tests.factories import inbound_message
 
@@ -63,7 +63,7 @@ def test_every_domain_model_is_in_the_admin():
 
 @pytest.mark.parametrize("model", MODEL_ADMINS, ids=lambda model: model.__name__)
 def test_list_and_search_pages_render_with_data(admin_client, demo_bot, model):
-    services.message_receive(inbound=inbound_message("!help"))
+    message_receive(inbound=inbound_message("!help"))
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
     assert admin_client.get(url).status_code == 200
@@ -160,7 +160,7 @@ def test_bot_names_are_edited_as_comma_separated_text(admin_client, demo_bot):
 
 
 def test_staff_see_how_a_message_was_understood(admin_client, demo_bot):
-    receipt = services.message_receive(
+    receipt = message_receive(
         inbound=inbound_message("get me the 6th most recent post <b>", participant_name="<Ada>")
     )
 

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from actions.services import action_run_execute
 from botsite.demo import admin_password_file, demo_admin_ensure, demo_install
-from conversations import services
+from chat.messages import message_receive
 from conversations.models import Bot, BotMiddleware
 from conversations.tests.factories import inbound_message
 from publishers.models import Post, Publisher
@@ -72,7 +72,7 @@ def test_each_installation_gets_its_own_admin_password(settings, tmp_path):
 
 def ask(text: str):
     """Send a sentence to the demo bot as a web chat visitor; return the queued run."""
-    receipt = services.message_receive(
+    receipt = message_receive(
         inbound=inbound_message(text, room_external_id="group", is_direct=False)
     )
     return receipt, ActionRun.objects.filter(message_id=receipt.message.id).first()

@@ -16,7 +16,7 @@ USE_THE_PLUGIN = """
 from actions.models import Action, Command
 from actions.registry import action_type_choices
 from conversations.models import Bot
-from conversations.services import message_receive
+from chat.messages import message_receive
 from engine.messages import InboundMessage
 
 print("choice:", ("shout", "Shout") in action_type_choices())

@@ -2,20 +2,14 @@
 
 One module per concept, the names here for callers:
 
-- `messages`: a message's way in (`message_receive`, `messages_receive`, the group
-  commit), and the purge of expired messages;
+- `messages`: the purge of expired messages (a message's way in is `chat/messages.py`);
 - `rooms`: the enabled bot, rooms and participants by connector identity, the chat's
   Origin rule;
 - `memory`: memory edited by hand, and its expiry.
 """
 
 from conversations.services.memory import memory_entries_changed, memory_entries_purge
-from conversations.services.messages import (
-    MessageReceipt,
-    message_receive,
-    messages_expired_purge,
-    messages_receive,
-)
+from conversations.services.messages import messages_expired_purge
 from conversations.services.rooms import (
     LAST_SEEN_RESOLUTION,
     bot_get_enabled,
@@ -28,15 +22,12 @@ from conversations.services.rooms import (
 
 __all__ = [
     "LAST_SEEN_RESOLUTION",
-    "MessageReceipt",
     "bot_get_enabled",
     "chat_origin_allowed",
     "chat_room_open",
     "memory_entries_changed",
     "memory_entries_purge",
-    "message_receive",
     "messages_expired_purge",
-    "messages_receive",
     "participant_identify",
     "participant_seen",
     "room_open",

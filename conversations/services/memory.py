@@ -6,9 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from botsite.db import queryset_delete
+from conversations.config import bot_config_changed, memory_entry_is_config
 from conversations.memory import MemoryScope
 from conversations.models import MemoryEntry
-from conversations.snapshots import bot_config_changed, memory_entry_is_config
 
 
 def memory_entries_changed(entries: list[MemoryEntry]) -> None:

@@ -2,8 +2,8 @@ import pytest
 from django.urls import reverse
 
 from actions.models import Command
+from chat.messages import message_receive
 from conversations.models import Bot
-from conversations.services import message_receive
 from conversations.tests.factories import bot_admin_form, inbound_message
 from integrations.models import AuditEntry
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from actions.models import ActionRun
 from actions.services import action_run_execute
-from conversations import services
+from chat.messages import message_receive
 from conversations.models import Bot
 from conversations.tests.factories import inbound_message
 from integrations.models import ApiToken, AuditEntry
@@ -394,7 +394,7 @@ def test_a_bot_created_through_the_api_answers_help_from_its_first_message(api):
     response = api.post(reverse("api:bot-list"), {"slug": "fresh", "name": "Fresh"}, format="json")
 
     assert response.status_code == 201, response.json()
-    receipt = services.message_receive(inbound=inbound_message("!help", bot_slug="fresh"))
+    receipt = message_receive(inbound=inbound_message("!help", bot_slug="fresh"))
     [run] = ActionRun.objects.filter(message_id=receipt.message.id)
     [reply] = action_run_execute(run_id=run.pk)
     assert reply.text == (

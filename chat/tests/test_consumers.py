@@ -12,7 +12,7 @@ from actions.models import ActionRun
 from actions.services import action_run_execute
 from botsite.asgi import application
 from botsite.demo import demo_install
-from conversations import identity
+from chat import identity
 from conversations.models import Bot, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,9 +2,8 @@ import pytest
 from django.urls import reverse
 
 from actions.models import ActionRun
-from actions.services import action_run_execute
-from conversations import services
-from conversations.bots import bot_defaults_install
+from actions.services import action_run_execute, bot_defaults_install
+from chat.messages import message_receive
 from conversations.models import BotMiddleware
 from conversations.tests.factories import BotFactory, bot_admin_form, inbound_message
 
@@ -13,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def answers(slug: str, text: str) -> list[str]:
     """What the bot answers a web chat visitor, running its queued calls as a worker would."""
-    receipt = services.message_receive(inbound=inbound_message(text, bot_slug=slug))
+    receipt = message_receive(inbound=inbound_message(text, bot_slug=slug))
     replies = [reply.text for reply in receipt.replies]
     for run in ActionRun.objects.filter(message_id=receipt.message.id).order_by("id"):
         replies += [reply.text for reply in action_run_execute(run_id=run.pk)]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations.consumers import ChatConsumer
+from chat.consumers import ChatConsumer
 
 websocket_urlpatterns = [
     path("ws/chat/<slug:bot_slug>/", ChatConsumer.as_asgi()),

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from actions.selectors import room_is_busy
 from botsite.database_outage import (
     SOCKET_DETAIL,
     WEBSOCKET_CLOSE_CODE,
@@ -22,14 +23,15 @@ from botsite.database_outage import (
     is_database_outage,
 )
 from botsite.json_limits import JsonTooDeep, json_loads_limited
-from conversations import identity, realtime, selectors, services
-from conversations.address_limits import AddressAllowance
+from chat import identity
+from chat.address_limits import AddressAllowance
+from chat.intake import message_intake
+from chat.socket_feed import SocketFeed
+from conversations import realtime, selectors, services
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.builtin.webchat import WebChatConnector
 from conversations.exceptions import BotNotFound
-from conversations.intake import message_intake
 from conversations.models import Room
-from conversations.socket_feed import SocketFeed
 from engine.messages import OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -223,7 +225,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 # Stored in one transaction or not at all: the client may send it again.
                 await self._database_unavailable(error, client_id=inbound.client_id)
                 return
-            # Its batch was stored without it (services.messages_receive); only it failed.
+            # Its batch was stored without it (messages_receive); only it failed.
             logger.exception("bot %s: a chat message could not be stored", self.bot_slug)
             await self._error("not_stored", "The message could not be stored; send it again.")
             return
@@ -284,7 +286,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         whether the bot is working for the room."""
         room = services.chat_room_open(identity=identity, connector=self.connector.key)
         missed = selectors.messages_recent(room_id=room.pk, after_id=last_id)
-        return room, missed, selectors.room_is_busy(room_id=room.pk)
+        return room, missed, room_is_busy(room_id=room.pk)
 
     async def messages_created(self, event: dict[str, Any]) -> None:
         if event.get("sent_to") != self.channel_name:
@@ -318,7 +320,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     def _room_catch_up(self) -> tuple[list[OutboundMessage], bool]:
         missed = selectors.messages_recent(room_id=self.room_id, after_id=self.feed.last_id)
-        return missed, selectors.room_is_busy(room_id=self.room_id)
+        return missed, room_is_busy(room_id=self.room_id)
 
     async def _status_send(self) -> None:
         await self.send_json({"type": "status", "live": self.is_live})

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from actions.models import ActionRun, PendingAction
 from actions.tests.factories import ActionFactory
-from conversations import services
-from conversations.lookups import ConversationKey, conversation_row_get, conversation_rows_get
+from chat.lookups import ConversationKey, conversation_row_get, conversation_rows_get
+from chat.messages import message_receive
 from conversations.models import Bot, Message, Participant, Room
 from conversations.tests.factories import inbound_message
 
@@ -34,7 +34,7 @@ def _same(instance, model):
 
 def test_rows_become_the_instances_the_orm_would_load(demo_bot):
     client_id = uuid.uuid4()
-    receipt = services.message_receive(inbound=inbound_message("!ping", client_id=client_id))
+    receipt = message_receive(inbound=inbound_message("!ping", client_id=client_id))
     Bot.objects.filter(pk=demo_bot.pk).update(
         names=["demo", "bot"], allowed_origins=["https://a.example"]
     )
@@ -53,7 +53,7 @@ def test_rows_become_the_instances_the_orm_would_load(demo_bot):
 
 def test_unknown_places_and_people_have_no_row_or_no_participant(demo_bot):
     assert _lookup() is None
-    services.message_receive(inbound=inbound_message("!ping"))
+    message_receive(inbound=inbound_message("!ping"))
 
     row = _lookup(participant="visitor:bob")
 
@@ -63,7 +63,7 @@ def test_unknown_places_and_people_have_no_row_or_no_participant(demo_bot):
 
 
 def test_backlog_and_open_questions_are_seen(demo_bot):
-    receipt = services.message_receive(inbound=inbound_message("!ping"))
+    receipt = message_receive(inbound=inbound_message("!ping"))
     message = Message.objects.get(pk=receipt.message.id)
     action = ActionFactory(bot=demo_bot)
     run = ActionRun.objects.create(
@@ -86,8 +86,8 @@ def test_backlog_and_open_questions_are_seen(demo_bot):
 
 def test_many_keys_are_found_in_one_statement_in_their_order(demo_bot, django_assert_num_queries):
     client_id = uuid.uuid4()
-    stored = services.message_receive(inbound=inbound_message("!ping", client_id=client_id))
-    services.message_receive(inbound=inbound_message("hi", room_external_id="visitor:bob"))
+    stored = message_receive(inbound=inbound_message("!ping", client_id=client_id))
+    message_receive(inbound=inbound_message("hi", room_external_id="visitor:bob"))
     key = ConversationKey("demo", "webchat", "visitor:ada", "visitor:ada", None)
     keys = [
         replace(key, room_external_id="visitor:bob"),

@@ -9,6 +9,7 @@ from django.utils import timezone
 from actions.models import Action, ActionRun, Command, PendingAction
 from actions.services import ActionRunRetry, action_run_execute, action_runs_sweep
 from actions.services import pending_actions_purge as action_pending_purge
+from chat.messages import message_receive
 from conversations import services
 from conversations.memory import MemoryScope, memory_recall, memory_remember
 from conversations.models import MemoryEntry, Message, Participant, Room
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def say(text: str, *, who: str = "ada", room: str = "lobby", work: bool = True) -> list[str]:
     """Send a message to the demo bot in a group room; return every reply it caused now
     (with `work`, as a worker would: running the calls that are due)."""
-    receipt = services.message_receive(
+    receipt = message_receive(
         inbound=InboundMessage(
             bot_slug="demo",
             connector="webchat",

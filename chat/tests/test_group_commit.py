@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 
 from actions.models import ActionRun
 from botsite.demo import demo_install
-from conversations import services
+from chat import messages
+from chat.messages import message_receive, messages_receive
+from chat.tests.test_consumers import connect, greet
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.builtin.webchat import WebChatConnector
 from conversations.exceptions import BotNotFound
 from conversations.models import Message
-from conversations.services import messages
 from conversations.tests.factories import inbound_message
-from conversations.tests.test_consumers import connect, greet
 from engine.messages import InboundMessage
 
 
@@ -33,9 +33,9 @@ def from_visitor(n: int, text: str, **overrides):
 
 def _queries_to_receive(count: int) -> int:
     inbounds = [from_visitor(n, "!ping") for n in range(count)]
-    services.messages_receive(inbounds=inbounds)  # first contact creates rooms one by one
+    messages_receive(inbounds=inbounds)  # first contact creates rooms one by one
     with CaptureQueriesContext(connection) as queries:
-        receipts = services.messages_receive(inbounds=inbounds)
+        receipts = messages_receive(inbounds=inbounds)
     assert [receipt.replies[0].text for receipt in receipts] == ["pong"] * count
     return len(queries)
 
@@ -47,7 +47,7 @@ def test_the_database_work_of_a_batch_does_not_grow_with_its_size(demo_bot):
 def test_each_message_of_a_batch_gets_its_own_receipt_in_order(demo_bot):
     inbounds = [from_visitor(n, text) for n, text in enumerate(["!ping", "!latest-post", "hi"])]
 
-    ping, latest, hello = services.messages_receive(inbounds=inbounds)
+    ping, latest, hello = messages_receive(inbounds=inbounds)
 
     assert [ping.message.text, latest.message.text, hello.message.text] == [
         "!ping",
@@ -65,7 +65,7 @@ def test_each_message_of_a_batch_gets_its_own_receipt_in_order(demo_bot):
 def test_messages_to_one_room_are_taken_in_turn(demo_bot):
     inbounds = [inbound_message("!latest-post"), inbound_message("!ping")]
 
-    latest, ping = services.messages_receive(inbounds=inbounds)
+    latest, ping = messages_receive(inbounds=inbounds)
 
     assert ping.message.id > latest.message.id
     assert ping.replies == [], "the ping saw the queued call before it and waits behind it"
@@ -79,7 +79,7 @@ def test_a_resend_in_the_same_batch_is_stored_once(demo_bot):
     client_id = uuid.uuid4()
     inbounds = [inbound_message("!ping", client_id=client_id)] * 2
 
-    first, again = services.messages_receive(inbounds=inbounds)
+    first, again = messages_receive(inbounds=inbounds)
 
     assert (first.is_duplicate, again.is_duplicate) == (False, True)
     assert again.message.id == first.message.id
@@ -89,17 +89,17 @@ def test_a_resend_in_the_same_batch_is_stored_once(demo_bot):
 def test_a_message_to_a_missing_bot_fails_alone(demo_bot):
     inbounds = [from_visitor(1, "!ping"), from_visitor(2, "!ping", bot_slug="nobody")]
 
-    ping, missing = services.messages_receive(inbounds=inbounds)
+    ping, missing = messages_receive(inbounds=inbounds)
 
     assert isinstance(missing, BotNotFound)
     assert [reply.text for reply in ping.replies] == ["pong"]
     with pytest.raises(BotNotFound):
-        services.message_receive(inbound=inbounds[1])
+        message_receive(inbound=inbounds[1])
 
 
 def test_a_twin_stored_meanwhile_turns_only_its_message_into_a_resend(demo_bot):
     client_id = uuid.uuid4()
-    services.messages_receive(inbounds=[from_visitor(1, "hi"), from_visitor(2, "hi")])
+    messages_receive(inbounds=[from_visitor(1, "hi"), from_visitor(2, "hi")])
     inbounds = [from_visitor(1, "!ping"), from_visitor(2, "!ping", client_id=client_id)]
     conversations = [
         messages._conversation_load(inbound, row)
@@ -133,13 +133,13 @@ def test_a_twin_stored_meanwhile_turns_only_its_message_into_a_resend(demo_bot):
 async def test_sockets_sending_at_once_are_stored_in_shared_batches(monkeypatch):
     await database_sync_to_async(demo_install)()
     batch_sizes = []
-    receive_batch = services.messages_receive
+    receive_batch = messages_receive
 
     def receive_and_count(*, inbounds):
         batch_sizes.append(len(inbounds))
         return receive_batch(inbounds=inbounds)
 
-    monkeypatch.setattr(services, "messages_receive", receive_and_count)
+    monkeypatch.setattr(messages, "messages_receive", receive_and_count)
     chats = [await connect() for _ in range(20)]
     for chat in chats:
         await greet(chat)
@@ -166,14 +166,14 @@ def test_a_batchs_queued_runs_are_stored_in_one_insert_and_sent_in_one_task(
     demo_bot, django_capture_on_commit_callbacks, published_tasks
 ):
     inbounds = [from_visitor(n, "!latest-post") for n in range(4)]
-    services.messages_receive(inbounds=inbounds)  # first contact creates rooms one by one
+    messages_receive(inbounds=inbounds)  # first contact creates rooms one by one
     published_tasks.clear()
 
     with (
         django_capture_on_commit_callbacks(execute=True),
         CaptureQueriesContext(connection) as queries,
     ):
-        services.messages_receive(inbounds=inbounds)
+        messages_receive(inbounds=inbounds)
 
     runs = list(ActionRun.objects.order_by("id").values_list("pk", flat=True))[4:]
     inserts = [q["sql"] for q in queries if 'INSERT INTO "actions_actionrun"' in q["sql"]]
@@ -225,7 +225,7 @@ def test_a_message_the_database_refuses_fails_alone_and_its_batch_is_stored(
 ):
     inbounds = [from_visitor(1, "!ping"), from_visitor(2, "poison"), from_visitor(3, "!ping")]
 
-    first, refused, third = services.messages_receive(inbounds=inbounds)
+    first, refused, third = messages_receive(inbounds=inbounds)
 
     assert isinstance(refused, Exception)
     assert "poison refused" in str(refused)
@@ -233,7 +233,7 @@ def test_a_message_the_database_refuses_fails_alone_and_its_batch_is_stored(
     assert Message.objects.filter(text="!ping", sender_kind="participant").count() == 2
     assert not Message.objects.filter(room__external_id="visitor:2").exists()
     with pytest.raises(Exception, match="poison refused"):
-        services.message_receive(inbound=inbounds[1])
+        message_receive(inbound=inbounds[1])
 
 
 @pytest.mark.parametrize(
@@ -246,7 +246,7 @@ def test_a_lone_surrogate_past_every_check_costs_only_its_own_message(demo_bot, 
     guilty = inbound_message(values.pop("text"), participant_external_id="visitor:2", **values)
     inbounds = [from_visitor(1, "!ping"), guilty, from_visitor(3, "hi")]
 
-    first, refused, third = services.messages_receive(inbounds=inbounds)
+    first, refused, third = messages_receive(inbounds=inbounds)
 
     assert isinstance(refused, Exception)
     assert [reply.text for reply in first.replies] == ["pong"]
@@ -336,7 +336,7 @@ def test_valid_messages_in_a_batch_of_random_frames_are_all_stored_and_answered(
     batch += [("unchecked", from_visitor(uuid.uuid4().int, text)) for text in slipped]
     order.shuffle(batch)
 
-    results = services.messages_receive(inbounds=[inbound for _, inbound in batch])
+    results = messages_receive(inbounds=[inbound for _, inbound in batch])
 
     assert len(results) == len(batch)
     for (kind, inbound), result in zip(batch, results, strict=True):
@@ -367,7 +367,7 @@ def test_a_batch_the_database_cannot_take_at_all_is_not_tried_again_per_message(
     inbounds = [from_visitor(n, "!ping") for n in range(6)]
 
     with CaptureQueriesContext(connection) as queries:
-        results = services.messages_receive(inbounds=inbounds)
+        results = messages_receive(inbounds=inbounds)
 
     assert all(isinstance(result, OperationalError) for result in results), results
     inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "conversations_message"')]

@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from actions.models import ActionRun, ResponseTemplate
+from chat.messages import message_receive
 from conversations import services
 from conversations.exceptions import BotNotFound
 from conversations.models import BotMiddleware, Message, Participant, Room
@@ -19,7 +20,7 @@ def test_a_command_is_stored_with_its_trace_and_queues_one_run(
     demo_bot, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        receipt = services.message_receive(inbound=inbound("!help"))
+        receipt = message_receive(inbound=inbound("!help"))
 
     message = Message.objects.get(pk=receipt.message.id)
     assert message.text == "!help"
@@ -33,7 +34,7 @@ def test_a_command_is_stored_with_its_trace_and_queues_one_run(
 
 
 def test_a_reply_decided_by_the_engine_is_stored_as_a_bot_message(demo_bot):
-    receipt = services.message_receive(inbound=inbound("!dance"))
+    receipt = message_receive(inbound=inbound("!dance"))
 
     [reply] = receipt.replies
     stored = Message.objects.get(pk=reply.id)
@@ -46,8 +47,8 @@ def test_a_reply_decided_by_the_engine_is_stored_as_a_bot_message(demo_bot):
 def test_a_resent_client_id_is_stored_and_answered_once(demo_bot):
     client_id = uuid.uuid4()
 
-    first = services.message_receive(inbound=inbound("!help", client_id=client_id))
-    again = services.message_receive(inbound=inbound("!help", client_id=client_id))
+    first = message_receive(inbound=inbound("!help", client_id=client_id))
+    again = message_receive(inbound=inbound("!help", client_id=client_id))
 
     assert again.is_duplicate
     assert again.message.id == first.message.id
@@ -56,8 +57,8 @@ def test_a_resent_client_id_is_stored_and_answered_once(demo_bot):
 
 
 def test_the_same_identity_reuses_its_room_and_participant(demo_bot):
-    services.message_receive(inbound=inbound("hello"))
-    services.message_receive(inbound=inbound("again"))
+    message_receive(inbound=inbound("hello"))
+    message_receive(inbound=inbound("again"))
 
     assert Room.objects.count() == 1
     assert Participant.objects.count() == 1
@@ -65,10 +66,10 @@ def test_the_same_identity_reuses_its_room_and_participant(demo_bot):
 
 
 def test_an_ignored_participants_message_is_stored_but_not_answered(demo_bot):
-    services.message_receive(inbound=inbound("hello"))
+    message_receive(inbound=inbound("hello"))
     Participant.objects.update(is_ignored=True)
 
-    receipt = services.message_receive(inbound=inbound("!help"))
+    receipt = message_receive(inbound=inbound("!help"))
 
     assert receipt.replies == []
     assert receipt.queued_runs == 0
@@ -79,7 +80,7 @@ def test_a_configuration_change_counts_from_the_next_message(demo_bot):
     demo_bot.command_prefix = "?"
     demo_bot.save()
 
-    receipt = services.message_receive(inbound=inbound("?help"))
+    receipt = message_receive(inbound=inbound("?help"))
 
     assert receipt.queued_runs == 1
 
@@ -90,7 +91,7 @@ def test_unknown_or_disabled_bots_are_refused_and_nothing_is_stored(demo_bot, sl
     demo_bot.save()
 
     with pytest.raises(BotNotFound):
-        services.message_receive(inbound=inbound("!help", bot_slug=slug))
+        message_receive(inbound=inbound("!help", bot_slug=slug))
 
     assert not Message.objects.exists()
 
@@ -103,9 +104,9 @@ def test_staff_templates_answer_in_the_rooms_mood(demo_bot):
         bot=demo_bot, key="unknown_command", mood="", text="Sorry {participant}, no {command}."
     )
 
-    cheerful = services.message_receive(inbound=inbound("!dance"))
+    cheerful = message_receive(inbound=inbound("!dance"))
     Room.objects.update(mood="grumpy")
-    grumpy = services.message_receive(inbound=inbound("!dance"))
+    grumpy = message_receive(inbound=inbound("!dance"))
 
     assert cheerful.replies[0].text == "Sorry Ada, no !dance."
     assert grumpy.replies[0].text == "!dance? No, Ada."
@@ -119,7 +120,7 @@ def test_a_template_with_code_in_it_is_refused_at_save(db):
 
 
 def test_cheap_pure_actions_answer_at_once_without_a_worker(demo_bot):
-    receipt = services.message_receive(inbound=inbound("!ping"))
+    receipt = message_receive(inbound=inbound("!ping"))
 
     assert [reply.text for reply in receipt.replies] == ["pong"]
     assert receipt.queued_runs == 0
@@ -128,7 +129,7 @@ def test_cheap_pure_actions_answer_at_once_without_a_worker(demo_bot):
 
 
 def test_actions_with_io_go_to_the_worker(demo_bot):
-    receipt = services.message_receive(inbound=inbound("!latest-post"))
+    receipt = message_receive(inbound=inbound("!latest-post"))
 
     assert receipt.replies == []
     assert receipt.queued_runs == 1
@@ -136,9 +137,9 @@ def test_actions_with_io_go_to_the_worker(demo_bot):
 
 
 def test_a_cheap_action_queues_behind_a_pending_reply_to_keep_the_order(demo_bot):
-    services.message_receive(inbound=inbound("!latest-post"))
+    message_receive(inbound=inbound("!latest-post"))
 
-    receipt = services.message_receive(inbound=inbound("!ping"))
+    receipt = message_receive(inbound=inbound("!ping"))
 
     assert receipt.replies == []
     assert list(ActionRun.objects.order_by("id").values_list("action_name", flat=True)) == [
@@ -155,7 +156,7 @@ def test_the_rate_limit_takes_from_a_bucket_in_the_shared_cache(demo_bot):
         position=1,
     )
 
-    receipts = [services.message_receive(inbound=inbound("!ping")) for _ in range(4)]
+    receipts = [message_receive(inbound=inbound("!ping")) for _ in range(4)]
 
     assert [[reply.text for reply in receipt.replies] for receipt in receipts] == [
         ["pong"],
@@ -172,7 +173,7 @@ def test_the_rate_limit_takes_from_a_bucket_in_the_shared_cache(demo_bot):
 def test_retention_expires_the_message_and_its_replies_and_the_purge_removes_them(demo_bot):
     BotMiddleware.objects.create(bot=demo_bot, kind="retention", config={"days": 1}, position=1)
 
-    receipt = services.message_receive(inbound=inbound("!ping"))
+    receipt = message_receive(inbound=inbound("!ping"))
 
     stored = Message.objects.filter(pk__in=[receipt.message.id, receipt.replies[0].id])
     assert all(m.expires_at is not None for m in stored)

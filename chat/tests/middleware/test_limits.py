@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from actions.models import ResponseTemplate
-from conversations import services
+from chat.messages import message_receive
 from conversations.middleware.registry import middleware_stage, middleware_types
 from conversations.models import BotMiddleware, Message
 from conversations.tests.factories import inbound_message
@@ -179,7 +179,7 @@ def test_a_dropped_messages_notice_is_stored_once_and_worded_by_staff(demo_bot):
     )
 
     def replies_to(text: str) -> list[str]:
-        receipt = services.message_receive(inbound=inbound_message(text))
+        receipt = message_receive(inbound=inbound_message(text))
         return [reply.text for reply in receipt.replies]
 
     assert replies_to("!ping") == ["pong"]

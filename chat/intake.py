@@ -15,8 +15,8 @@ from collections import deque
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from conversations import services
-from conversations.services import MessageReceipt
+from chat import messages
+from chat.messages import MessageReceipt
 from engine.messages import InboundMessage
 
 
@@ -29,7 +29,7 @@ class MessageIntake:
         self._drainer: asyncio.Task[None] | None = None
 
     async def receive(self, inbound: InboundMessage) -> MessageReceipt:
-        """`services.message_receive`, stored together with whatever else is waiting."""
+        """`message_receive`, stored together with whatever else is waiting."""
         future: asyncio.Future[MessageReceipt] = asyncio.get_running_loop().create_future()
         self._waiting.append((inbound, future))
         if self._drainer is None or self._drainer.done():
@@ -43,7 +43,7 @@ class MessageIntake:
             count = min(len(self._waiting), self.batch_max)
             batch = [self._waiting.popleft() for _ in range(count)]
             try:
-                results = await database_sync_to_async(services.messages_receive)(
+                results = await database_sync_to_async(messages.messages_receive)(
                     inbounds=[inbound for inbound, _ in batch]
                 )
             except Exception as error:  # the database itself failed: every message did

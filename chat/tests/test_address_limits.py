@@ -7,8 +7,8 @@ from channels.testing import WebsocketCommunicator
 
 from botsite.asgi import application
 from botsite.demo import demo_install
-from conversations import address_limits
-from conversations.address_limits import AddressAllowance
+from chat import address_limits
+from chat.address_limits import AddressAllowance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

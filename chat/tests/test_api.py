@@ -5,9 +5,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from actions.models import ActionRun
+from actions.selectors import replies_wait
 from actions.services import action_run_execute
 from conversations.models import Message, Room
-from conversations.selectors import replies_wait
 
 pytestmark = pytest.mark.django_db
 

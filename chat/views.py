@@ -5,16 +5,16 @@ from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from conversations import identity
+from actions.selectors import bot_help_command
+from chat import identity
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot
-from conversations.selectors import bot_help_command
 from conversations.services import bot_get_enabled
 
 
 def home(request: HttpRequest) -> HttpResponse:
     bots = Bot.objects.filter(is_enabled=True).order_by("name")
-    return render(request, "conversations/home.html", {"bots": bots})
+    return render(request, "chat/home.html", {"bots": bots})
 
 
 def content_security_policy(request: HttpRequest, frame_ancestors: list[str]) -> str:
@@ -44,7 +44,7 @@ def chat_page(request: HttpRequest, bot_slug: str) -> HttpResponse:
         raise Http404(error.detail) from error
     response = render(
         request,
-        "conversations/chat.html",
+        "chat/chat.html",
         {
             "bot": bot,
             "help_command": bot_help_command(bot=bot),
@@ -68,7 +68,7 @@ def chat_page(request: HttpRequest, bot_slug: str) -> HttpResponse:
 
 @cache_control(max_age=300, public=True)
 def widget_script(request: HttpRequest) -> FileResponse:
-    path = finders.find("conversations/widget.js")
+    path = finders.find("chat/widget.js")
     if not path:
         raise Http404("widget.js is missing from the static files")
     return FileResponse(open(path, "rb"), content_type="text/javascript")

@@ -10,23 +10,23 @@ from django.utils import timezone
 
 from actions.models import Action, ActionRun, Command, ResponseTemplate
 from actions.services import action_run_execute
+from actions.snapshots import bot_snapshot_get
 from actions.tests.factories import CommandFactory
-from conversations import services
+from chat.messages import message_receive
 from conversations.models import Bot, MemoryEntry, Participant
-from conversations.snapshots import bot_snapshot_get
 from conversations.tests.factories import inbound_message
 from engine.messages import TrustLevel
 
 
 def _reply(text: str) -> str:
-    [reply] = services.message_receive(inbound=inbound_message(text)).replies
+    [reply] = message_receive(inbound=inbound_message(text)).replies
     return reply.text
 
 
 def test_an_unchanged_bot_answers_without_reading_its_configuration_again(
     demo_bot, django_assert_num_queries
 ):
-    services.message_receive(inbound=inbound_message("!ping"))  # warms this process
+    message_receive(inbound=inbound_message("!ping"))  # warms this process
 
     # Bot, room and participant with the backlog, resend and open-question checks in one
     # query, then the message and its reply stored in one transaction (a savepoint, and
@@ -91,7 +91,7 @@ def test_a_custom_command_set_from_the_chat_counts_at_the_next_message(demo_bot)
     assert "don't know" in _reply("!greet")
     Participant.objects.filter(external_id="visitor:ada").update(trust_level=TrustLevel.TRUSTED)
 
-    receipt = services.message_receive(inbound=inbound_message("!set-command greet Hi, you!"))
+    receipt = message_receive(inbound=inbound_message("!set-command greet Hi, you!"))
     [run] = ActionRun.objects.filter(message_id=receipt.message.id)
     action_run_execute(run_id=run.pk)  # what the worker does
 
@@ -121,17 +121,17 @@ def test_each_bot_keeps_its_own_snapshot(demo_bot):
 
 
 def test_last_seen_is_written_at_most_once_a_minute(demo_bot, django_assert_num_queries):
-    services.message_receive(inbound=inbound_message("!ping"))
+    message_receive(inbound=inbound_message("!ping"))
     participant = Participant.objects.get(external_id="visitor:ada")
     seen = participant.last_seen_at
 
-    services.message_receive(inbound=inbound_message("!ping"))
+    message_receive(inbound=inbound_message("!ping"))
     assert Participant.objects.get(pk=participant.pk).last_seen_at == seen
 
     Participant.objects.filter(pk=participant.pk).update(
         last_seen_at=timezone.now() - timedelta(minutes=2)
     )
-    services.message_receive(inbound=inbound_message("!ping"))
+    message_receive(inbound=inbound_message("!ping"))
     assert Participant.objects.get(pk=participant.pk).last_seen_at > seen
 
 

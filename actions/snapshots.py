@@ -2,24 +2,23 @@
 
 Every write to a bot's configuration (the bot row, its middleware, actions, commands,
 patterns, response templates, participants' custom commands) gives the bot a new
-`config_version`. Each process keeps the newest snapshot it built per bot and reuses it
-while the version it reads with the bot row is unchanged, so a change counts at the next
-message in every process, and an unchanged bot costs no query beyond its own row.
+`config_version` (`conversations/config.py`). Each process keeps the newest snapshot it
+built per bot and reuses it while the version it reads with the bot row is unchanged, so a
+change counts at the next message in every process, and an unchanged bot costs no query
+beyond its own row.
 """
 
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
 from actions.registry import action_types
 from conversations.memory import MemoryScope, memory_entries_with_prefix
-from conversations.models import Bot, BotMiddleware, MemoryEntry
+from conversations.models import Bot, BotMiddleware
 from engine.snapshots import (
     CUSTOM_COMMAND_KEY_PREFIX,
     ActionSnapshot,
@@ -30,8 +29,9 @@ from engine.snapshots import (
     TemplateSnapshot,
 )
 
-#: Models whose rows are part of a bot's configuration, each with a `bot_id`.
-CONFIG_MODELS = (BotMiddleware, Action, Command, Pattern, ResponseTemplate)
+#: This app's rows that are part of a bot's configuration, each with a `bot_id`
+#: (`conversations/config.py` bumps the version when one changes).
+CONFIG_MODELS = (Action, Command, Pattern, ResponseTemplate)
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,6 @@ def bot_snapshot_get(*, bot: Bot) -> BotSnapshot:
     with _lock:
         _built[bot.pk] = _Built(bot.config_version, valid_until, snapshot)
     return snapshot
-
-
-def bot_config_changed(*, bot_id: int) -> None:
-    """Make every process rebuild the bot's snapshot at its next message."""
-    Bot.objects.filter(pk=bot_id).update(config_version=uuid.uuid4())
 
 
 def action_snapshot(action: Action) -> ActionSnapshot:
@@ -132,34 +127,3 @@ def _bot_snapshot_build(bot: Bot) -> tuple[BotSnapshot, datetime | None]:
         ),
     )
     return snapshot, valid_until
-
-
-def _config_row_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    bot_config_changed(bot_id=instance.bot_id)
-
-
-def _memory_entry_changed(sender: Any, instance: MemoryEntry, **kwargs: Any) -> None:
-    if memory_entry_is_config(instance):
-        bot_config_changed(bot_id=instance.bot_id)
-
-
-def memory_entry_is_config(entry: MemoryEntry) -> bool:
-    """Participants' custom commands live in bot-scope memory and are bot configuration."""
-    return (
-        entry.room_id is None
-        and entry.participant_id is None
-        and entry.key.startswith(CUSTOM_COMMAND_KEY_PREFIX)
-    )
-
-
-def config_signals_connect() -> None:
-    """Bump the version on every save and delete of a configuration row.
-
-    `QuerySet.update()` sends no signal: code that updates configuration rows in bulk
-    calls `bot_config_changed` itself. Deleting memory entries is left out on purpose (the
-    purge of expired entries would lose Django's fast delete); the memory admin bumps.
-    """
-    for model in CONFIG_MODELS:
-        post_save.connect(_config_row_changed, sender=model, dispatch_uid=f"config-{model}")
-        post_delete.connect(_config_row_changed, sender=model, dispatch_uid=f"config-d-{model}")
-    post_save.connect(_memory_entry_changed, sender=MemoryEntry, dispatch_uid="config-memory")

@@ -2,8 +2,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from conversations import identity
-from conversations.snapshots import bot_config_changed
+from chat import identity
+from conversations.config import bot_config_changed
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from rest_framework.views import APIView
 
-from conversations import selectors, services
+from actions.selectors import replies_wait
+from chat.messages import message_receive
 from conversations.connectors.base import ConnectorIdentity, inbound_text_problem
 from conversations.connectors.builtin.api import ApiConnector
 
@@ -76,8 +77,8 @@ class BotMessagesView(APIView):
             participant_name=data.get("participant_name") or participant,
             is_direct=not data.get("room"),
         )
-        receipt = services.message_receive(inbound=self.connector.parse(data, identity))
-        replies, is_complete = selectors.replies_wait(
+        receipt = message_receive(inbound=self.connector.parse(data, identity))
+        replies, is_complete = replies_wait(
             message_id=receipt.message.id, timeout_seconds=data["wait"]
         )
         body = {

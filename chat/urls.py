@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import views
+from chat import views
 
 urlpatterns = [
     path("", views.home, name="home"),
