@@ -21,7 +21,6 @@ from celery.signals import before_task_publish
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
-from botsite.demo import demo_install
 from botsite.tests.processes import (
     Process,
     RedisServer,
@@ -31,6 +30,7 @@ from botsite.tests.processes import (
     wait_until,
 )
 from botsite.tests.subprocess_env import clean_env, run_manage
+from chat.demo import demo_install
 
 # The `receiver` fixture: a local webhook receiver that verifies signatures.
 pytest_plugins = ["webhooks.tests.receiver"]
@@ -362,7 +362,7 @@ def _processes_run(
 
 
 _DEMO_AND_INTEGRATOR_INSTALL = (
-    "from django.contrib.auth import get_user_model; from botsite.demo import demo_install; "
+    "from django.contrib.auth import get_user_model; from chat.demo import demo_install; "
     "demo_install(); "
     f"get_user_model().objects.create_superuser({INTEGRATOR[0]!r}, password={INTEGRATOR[1]!r})"
 )

@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     django.setup()
     from django.core.management import call_command
 
-    from botsite.demo import demo_install
+    from chat.demo import demo_install
 
     call_command("migrate", "--noinput", verbosity=0)
     demo_install()

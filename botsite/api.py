@@ -8,15 +8,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from botsite.database_outage import RETRY_AFTER_SECONDS, database_outage_log, is_database_outage
 from botsite.exceptions import BotsiteError
-from conversations.exceptions import BotNotFound
-from integrations.exceptions import IdempotencyKeyReused, TokenScopeTooWide
-
-#: Our errors and the HTTP status each answers with; anything else is a 400.
-STATUS_FOR: dict[type[BotsiteError], int] = {
-    BotNotFound: 404,
-    IdempotencyKeyReused: 422,
-    TokenScopeTooWide: 403,
-}
 
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
@@ -32,11 +23,10 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
     if isinstance(error, BotsiteError):
-        status = next((code for kind, code in STATUS_FOR.items() if isinstance(error, kind)), 400)
         body = {"code": error.code, "detail": error.detail}
         if getattr(error, "fields", None):
             body["fields"] = error.fields  # type: ignore[attr-defined]
-        return Response(body, status=status)
+        return Response(body, status=error.http_status)
     response = drf_exception_handler(error, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         code = getattr(response.data["detail"], "code", "error")

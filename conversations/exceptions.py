@@ -7,3 +7,4 @@ class ConversationError(BotsiteError):
 
 class BotNotFound(ConversationError):
     code = "bot_not_found"
+    http_status = 404

@@ -6,9 +6,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from botsite.asgi import application
-from botsite.demo import demo_install
 from chat import address_limits
 from chat.address_limits import AddressAllowance
+from chat.demo import demo_install
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,8 +11,8 @@ from django.test import Client
 from actions.models import ActionRun
 from actions.services import action_run_execute
 from botsite.asgi import application
-from botsite.demo import demo_install
 from chat import identity
+from chat.demo import demo_install
 from conversations.models import Bot, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)

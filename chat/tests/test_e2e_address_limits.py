@@ -10,7 +10,6 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-from botsite.demo import demo_install
 from botsite.tests.processes import (
     Process,
     chat_socket,
@@ -20,6 +19,7 @@ from botsite.tests.processes import (
     start,
     wait_until,
 )
+from chat.demo import demo_install
 
 
 @pytest.fixture

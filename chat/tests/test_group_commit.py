@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actions.models import ActionRun
-from botsite.demo import demo_install
 from chat import messages
+from chat.demo import demo_install
 from chat.messages import message_receive, messages_receive
 from chat.tests.test_consumers import connect, greet
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound

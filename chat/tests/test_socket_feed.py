@@ -5,7 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from botsite.demo import demo_install
+from chat.demo import demo_install
 from chat.tests.test_consumers import connect, frames_until_quiet, greet
 from conversations import realtime
 from conversations.models import Message, Room

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from botsite.demo import demo_install
+from chat.demo import demo_install
 from conversations.tests.factories import RoomFactory
 from publishers.builtin.manual import ManualPublisher
 from publishers.models import Delivery, Post, Publisher, Subscription

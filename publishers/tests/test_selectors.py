@@ -1,6 +1,6 @@
 import pytest
 
-from botsite.demo import demo_install
+from chat.demo import demo_install
 from conversations.tests.factories import BotFactory
 from publishers.models import Post, Publisher
 from publishers.selectors import PostsFromDatabase, posts_latest

@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from botsite.demo import demo_install
+from chat.demo import demo_install
 from conversations.models import Bot
 from conversations.tests.factories import BotFactory, RoomFactory
 from publishers import services

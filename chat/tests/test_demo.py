@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
 from actions.services import action_run_execute
-from botsite.demo import admin_password_file, demo_admin_ensure, demo_install
+from chat.demo import admin_password_file, demo_admin_ensure, demo_install
 from chat.messages import message_receive
 from conversations.models import Bot, BotMiddleware
 from conversations.tests.factories import inbound_message

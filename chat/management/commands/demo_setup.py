@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from botsite.demo import demo_admin_ensure, demo_install
+from chat.demo import demo_admin_ensure, demo_install
 
 
 class Command(BaseCommand):
