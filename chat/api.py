@@ -1,14 +1,15 @@
-"""The conversation endpoint: post a participant's message, get the bot's replies."""
+"""A conversation over HTTP: a participant's message posted, the bot's replies awaited.
 
+The endpoint itself, with its tokens, scopes and `Idempotency-Key`, is the REST API's
+(`integrations/conversation.py`); this is what it asks of the chat.
+"""
+
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
-from rest_framework import serializers, status
-from rest_framework.permissions import IsAdminUser
-from rest_framework.request import Request
-from rest_framework.response import Response
+from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
-from rest_framework.views import APIView
 
 from actions.selectors import replies_wait
 from chat.messages import message_receive
@@ -16,6 +17,8 @@ from conversations.connectors.base import ConnectorIdentity, inbound_text_proble
 from conversations.connectors.builtin.api import ApiConnector
 
 MAX_WAIT_SECONDS = 30
+
+_connector = ApiConnector()
 
 
 class InboundTextField(serializers.CharField):
@@ -56,36 +59,33 @@ class MessageInputSerializer(serializers.Serializer):
     )  # fmt: skip
 
 
-class BotMessagesView(APIView):
-    """POST /api/v1/bots/<slug>/messages/: 200 with the replies, or 202 if some are pending."""
+@dataclass(frozen=True)
+class MessageAnswer:
+    """A message posted over HTTP, as the API connector renders it, with its replies."""
 
-    permission_classes = [IsAdminUser]  # integrator tokens come with the REST API issue
-    connector = ApiConnector()
+    body: dict[str, Any]
+    #: False: queued replies are still coming (the caller answers 202).
+    is_complete: bool
 
-    def post(self, request: Request, bot_slug: str) -> Response:
-        serializer = MessageInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self.message_answer(bot_slug=bot_slug, data=serializer.validated_data)
 
-    def message_answer(self, *, bot_slug: str, data: dict[str, Any]) -> Response:
-        participant = data["participant"]
-        room = data.get("room") or f"participant:{participant}"
-        identity = ConnectorIdentity(
-            bot_slug=bot_slug,
-            room_external_id=room,
-            participant_external_id=participant,
-            participant_name=data.get("participant_name") or participant,
-            is_direct=not data.get("room"),
-        )
-        receipt = message_receive(inbound=self.connector.parse(data, identity))
-        replies, is_complete = replies_wait(
-            message_id=receipt.message.id, timeout_seconds=data["wait"]
-        )
-        body = {
-            "message": self.connector.render(receipt.message),
-            "replies": [self.connector.render(reply) for reply in replies],
-            "is_complete": is_complete,
-            "is_duplicate": receipt.is_duplicate,
-        }
-        code = status.HTTP_200_OK if is_complete else status.HTTP_202_ACCEPTED
-        return Response(body, status=code)
+def message_answer(*, bot_slug: str, data: dict[str, Any]) -> MessageAnswer:
+    """Receive a message validated by `MessageInputSerializer`, and wait up to its `wait`
+    for the replies of the calls it queued."""
+    participant = data["participant"]
+    room = data.get("room") or f"participant:{participant}"
+    identity = ConnectorIdentity(
+        bot_slug=bot_slug,
+        room_external_id=room,
+        participant_external_id=participant,
+        participant_name=data.get("participant_name") or participant,
+        is_direct=not data.get("room"),
+    )
+    receipt = message_receive(inbound=_connector.parse(data, identity))
+    replies, is_complete = replies_wait(message_id=receipt.message.id, timeout_seconds=data["wait"])
+    body = {
+        "message": _connector.render(receipt.message),
+        "replies": [_connector.render(reply) for reply in replies],
+        "is_complete": is_complete,
+        "is_duplicate": receipt.is_duplicate,
+    }
+    return MessageAnswer(body, is_complete)

@@ -1,30 +1,26 @@
 """The conversation endpoint for integrators: token-scoped, with `Idempotency-Key`."""
 
-import hashlib
-import json
 import uuid
 from typing import Any
 
-from django.db import IntegrityError
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from chat import api as conversation_api
 from conversations.exceptions import BotNotFound
 from conversations.models import Bot, Message
 from integrations.audit import api_actor, audit_context
 from integrations.events import room_callback_set
-from integrations.exceptions import IdempotencyKeyReused
-from integrations.models import ApiToken, IdempotencyKey
+from integrations.models import ApiToken
 from integrations.permissions import ApiAccess
 from integrations.schema import ErrorSerializer
+from integrations.services import idempotency_client_id
 from integrations.tenancy import visible_bot_ids
 from webhooks.models import WebhookEndpoint
-
-IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c7c1e-2f0e-4d8a-9a51-0f6f3c8f7b21")
 
 
 class SenderSerializer(serializers.Serializer):
@@ -70,7 +66,9 @@ def _principal(request: Request) -> str:
     return f"user:{request.user.pk}"
 
 
-class BotMessagesView(conversation_api.BotMessagesView):
+class BotMessagesView(APIView):
+    """POST /api/v1/bots/<slug>/messages/: 200 with the replies, or 202 if some are pending."""
+
     permission_classes = [ApiAccess]
 
     @extend_schema(
@@ -99,8 +97,9 @@ class BotMessagesView(conversation_api.BotMessagesView):
         key = request.headers.get("Idempotency-Key")
         if key is not None:
             data["client_id"] = self._idempotent_client_id(request, bot, key, data, endpoint)
-        response = self.message_answer(bot_slug=bot_slug, data=data)
-        message = Message.objects.select_related("room").get(pk=response.data["message"]["id"])
+        answer = conversation_api.message_answer(bot_slug=bot_slug, data=data)
+        response = Response(answer.body, status=200 if answer.is_complete else 202)
+        message = Message.objects.select_related("room").get(pk=answer.body["message"]["id"])
         if endpoint is not None:
             with audit_context(api_actor(request)):
                 room_callback_set(room=message.room, endpoint=endpoint, after_message_id=message.pk)
@@ -127,18 +126,6 @@ class BotMessagesView(conversation_api.BotMessagesView):
             raise serializers.ValidationError(
                 {"client_id": ["Send either client_id or an Idempotency-Key header, not both."]}
             )
-        principal = _principal(request)
         body = {name: value for name, value in data.items() if name != "wait"}
         body["callback_endpoint"] = endpoint.pk if endpoint else None
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-        try:
-            record, _ = IdempotencyKey.objects.get_or_create(
-                principal=principal, bot=bot, key=key, defaults={"request_digest": digest}
-            )
-        except IntegrityError:  # a concurrent first use of the same key won the insert
-            record = IdempotencyKey.objects.get(principal=principal, bot=bot, key=key)
-        if record.request_digest != digest:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was used with another request body; use a new key."
-            )
-        return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal}:{bot.pk}:{key}")
+        return idempotency_client_id(principal=_principal(request), bot=bot, key=key, body=body)

@@ -1,17 +1,21 @@
+import hashlib
+import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
 from botsite.db import queryset_delete
 from conversations.models import Bot
-from integrations.exceptions import TokenScopeTooWide
+from integrations.exceptions import IdempotencyKeyReused, TokenScopeTooWide
 from integrations.models import TOKEN_PREFIX, ApiToken, EventDelivery, IdempotencyKey
 
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5d0c7c1e-2f0e-4d8a-9a51-0f6f3c8f7b21")
 #: last_used_at is written at most this often per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -100,6 +104,26 @@ def api_token_authenticate(*, raw: str) -> ApiToken:
         ).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def idempotency_client_id(*, principal: str, bot: Bot, key: str, body: dict[str, Any]) -> uuid.UUID:
+    """The `client_id` a post under this `Idempotency-Key` is stored with: the same for
+    every retry, so the message is stored once. The key remembers the body it first came
+    with; another body under it is refused (`IdempotencyKeyReused`)."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        # A savepoint: a concurrent first use of the same key may win the insert.
+        with transaction.atomic():
+            record, _ = IdempotencyKey.objects.get_or_create(
+                principal=principal, bot=bot, key=key, defaults={"request_digest": digest}
+            )
+    except IntegrityError:
+        record = IdempotencyKey.objects.get(principal=principal, bot=bot, key=key)
+    if record.request_digest != digest:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with another request body; use a new key."
+        )
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{principal}:{bot.pk}:{key}")
 
 
 def integrations_purge() -> dict[str, int]:
