@@ -5,7 +5,6 @@ last message id it saw), the server answers `welcome`, then what the client miss
 live `message`, `ack`, `typing` and `error` frames.
 """
 
-import hashlib
 import logging
 import time
 from typing import Any
@@ -76,41 +75,6 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
-
-
-def chat_identity(
-    scope: dict[str, Any], bot_slug: str, visitor_token: object = None
-) -> tuple[ConnectorIdentity, str | None]:
-    """Who is on this socket, and the visitor token to hand back (None for known users).
-
-    A logged-in user is themselves. An anonymous visitor is the one their signed token
-    names (from `hello`, else the chat page's cookie); without a valid one they become a
-    new visitor with a new token. Every web chat participant has a one-to-one room.
-    """
-    user = scope.get("user")
-    if user is not None and user.is_authenticated:
-        external_id, name, token, user_id = f"user:{user.pk}", user.get_username(), None, user.pk
-    else:
-        cookie = scope.get("cookies", {}).get(identity.COOKIE_NAME)
-        visitor = identity.visitor_token_read(visitor_token) or identity.visitor_token_read(cookie)
-        if visitor is not None:
-            token = visitor_token if identity.visitor_token_read(visitor_token) else cookie
-        else:
-            visitor, token = identity.visitor_token_issue()
-        # Only a digest is stored, so the participants table holds no usable credential.
-        external_id = f"visitor:{hashlib.sha256(visitor.encode()).hexdigest()[:32]}"
-        name, user_id = "Visitor", None
-    return (
-        ConnectorIdentity(
-            bot_slug=bot_slug,
-            room_external_id=external_id,
-            participant_external_id=external_id,
-            participant_name=name,
-            is_direct=True,
-            user_id=user_id,
-        ),
-        token,
-    )
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -253,7 +217,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if last_id is not None and (not isinstance(last_id, int) or isinstance(last_id, bool)):
             await self._error("invalid_last_id", "'last_id' must be a message id (integer).")
             return
-        self.identity, token = chat_identity(self.scope, self.bot_slug, content.get("visitor"))
+        self.identity, token = identity.chat_identity(
+            bot_slug=self.bot_slug,
+            user=self.scope.get("user"),
+            cookie=self.scope.get("cookies", {}).get(identity.COOKIE_NAME),
+            visitor_token=content.get("visitor"),
+        )
         try:
             room, missed, is_busy = await database_sync_to_async(self._room_enter)(
                 self.identity, last_id

@@ -1,15 +1,18 @@
-"""Who an anonymous web chat visitor is: a signed, expiring token that survives reloads.
+"""Who is on a web chat socket: a user, or an anonymous visitor known by a signed,
+expiring token that survives reloads.
 
 The chat page keeps it in an HttpOnly cookie; the widget and other clients keep it in
 their own storage and present it in the socket's `hello` frame (never in a URL).
 """
 
+import hashlib
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 
-from conversations.connectors.base import inbound_text_problem
+from conversations.connectors.base import ConnectorIdentity, inbound_text_problem
 
 SALT = "botsite.visitor"
 COOKIE_NAME = "botsite_visitor"
@@ -31,3 +34,36 @@ def visitor_token_read(token: object) -> str | None:
         return None
     visitor = payload.get("v") if isinstance(payload, dict) else None
     return visitor if isinstance(visitor, str) else None
+
+
+def chat_identity(
+    *, bot_slug: str, user: Any, cookie: str | None, visitor_token: object = None
+) -> tuple[ConnectorIdentity, str | None]:
+    """Who is on this socket, and the visitor token to hand back (None for known users).
+
+    A logged-in user is themselves. An anonymous visitor is the one their signed token
+    names (from `hello`, else the chat page's cookie); without a valid one they become a
+    new visitor with a new token. Every web chat participant has a one-to-one room.
+    """
+    if user is not None and user.is_authenticated:
+        external_id, name, token, user_id = f"user:{user.pk}", user.get_username(), None, user.pk
+    else:
+        visitor = visitor_token_read(visitor_token) or visitor_token_read(cookie)
+        if visitor is not None:
+            token = visitor_token if visitor_token_read(visitor_token) else cookie
+        else:
+            visitor, token = visitor_token_issue()
+        # Only a digest is stored, so the participants table holds no usable credential.
+        external_id = f"visitor:{hashlib.sha256(visitor.encode()).hexdigest()[:32]}"
+        name, user_id = "Visitor", None
+    return (
+        ConnectorIdentity(
+            bot_slug=bot_slug,
+            room_external_id=external_id,
+            participant_external_id=external_id,
+            participant_name=name,
+            is_direct=True,
+            user_id=user_id,
+        ),
+        token,
+    )

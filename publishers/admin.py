@@ -1,10 +1,8 @@
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models, transaction
+from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import construct_instance
 from django.http import HttpRequest
@@ -223,8 +221,7 @@ class SubscriptionAdmin(BatchedDeleteMixin, admin.ModelAdmin):
                     return
                 data = self.cleaned_data
                 try:
-                    with _dry_run():
-                        _subscription_create(data)
+                    services.subscription_check(**_subscription_values(data))
                 except SubscriptionInvalid as error:
                     for field, problems in (error.fields or {"__all__": [error.detail]}).items():
                         name = field if field in self.fields else None
@@ -237,7 +234,7 @@ class SubscriptionAdmin(BatchedDeleteMixin, admin.ModelAdmin):
         if change:
             super().save_model(request, subscription, form, change)
             return
-        created, secret = _subscription_create(form.cleaned_data)
+        created, secret = services.subscription_create(**_subscription_values(form.cleaned_data))
         subscription.pk = created.pk
         if secret:
             messages.warning(
@@ -247,24 +244,16 @@ class SubscriptionAdmin(BatchedDeleteMixin, admin.ModelAdmin):
             )
 
 
-def _subscription_create(data: dict[str, Any]) -> tuple[Subscription, str | None]:
-    return services.subscription_create(
-        publisher=data["publisher"],
-        destination=data["destination"],
-        room=data.get("room"),
-        email=data.get("email") or "",
-        endpoint=data.get("endpoint"),
-        webhook_url=data.get("webhook_url") or "",
-        tag=data.get("tag") or "",
-    )
-
-
-@contextmanager
-def _dry_run() -> Iterator[None]:
-    """Run a service for its checks only, writing nothing."""
-    with transaction.atomic():
-        yield
-        transaction.set_rollback(True)
+def _subscription_values(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "publisher": data["publisher"],
+        "destination": data["destination"],
+        "room": data.get("room"),
+        "email": data.get("email") or "",
+        "endpoint": data.get("endpoint"),
+        "webhook_url": data.get("webhook_url") or "",
+        "tag": data.get("tag") or "",
+    }
 
 
 @admin.register(Delivery)

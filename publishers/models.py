@@ -244,7 +244,11 @@ class Subscription(models.Model):
         return str(self.endpoint) if self.endpoint_id else "webhook"
 
     def clean(self) -> None:
-        values = {"room": self.room_id, "email": self.email, "endpoint": self.endpoint_id}
+        # An endpoint made with the subscription is checked before either is saved.
+        has_endpoint = bool(self.endpoint_id) or (
+            Subscription.endpoint.is_cached(self) and self.endpoint is not None
+        )
+        values = {"room": self.room_id, "email": self.email, "endpoint": has_endpoint}
         needed = {"room": "room", "email": "email", "webhook": "endpoint"}.get(self.destination)
         if needed is None:
             return

@@ -61,6 +61,18 @@ def webhook_endpoint_create(
     *, url: str, owner_email: str = "", bot: Bot | None = None, description: str = ""
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it and its secret, which is shown this once."""
+    endpoint = webhook_endpoint_build(
+        url=url, owner_email=owner_email, bot=bot, description=description
+    )
+    endpoint.save()
+    return endpoint, endpoint.secret
+
+
+def webhook_endpoint_build(
+    *, url: str, owner_email: str = "", bot: Bot | None = None, description: str = ""
+) -> WebhookEndpoint:
+    """The endpoint `webhook_endpoint_create` would register, checked, not saved. Raises
+    `WebhookUrlRefused` for a refused URL, `ValidationError` for any other bad value."""
     endpoint = WebhookEndpoint(
         url=webhook_url_check(url),
         owner_email=owner_email,
@@ -69,8 +81,7 @@ def webhook_endpoint_create(
         secret=secret_generate(),
     )
     endpoint.full_clean()
-    endpoint.save()
-    return endpoint, endpoint.secret
+    return endpoint
 
 
 def webhook_endpoint_secret_rotate(*, endpoint: WebhookEndpoint) -> str:

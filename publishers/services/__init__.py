@@ -26,6 +26,7 @@ from publishers.services.schedules import (
     schedule_name,
 )
 from publishers.services.subscriptions import (
+    subscription_check,
     subscription_create,
     subscription_delete,
     subscription_from_token,
@@ -48,6 +49,7 @@ __all__ = [
     "publishers_delete",
     "publishers_enable",
     "schedule_name",
+    "subscription_check",
     "subscription_create",
     "subscription_delete",
     "subscription_from_token",

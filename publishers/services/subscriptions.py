@@ -12,7 +12,7 @@ from publishers.exceptions import PublishingError, SubscriptionInvalid
 from publishers.models import Publisher, Subscription
 from webhooks.exceptions import WebhookUrlRefused
 from webhooks.models import WebhookEndpoint
-from webhooks.services import webhook_endpoint_create
+from webhooks.services import webhook_endpoint_build
 
 
 def subscription_create(
@@ -32,32 +32,91 @@ def subscription_create(
     is returned (shown once), else None. Raises `SubscriptionInvalid` and changes nothing
     when a value is wrong, the URL is refused or the subscription exists.
     """
+    subscription = _subscription_checked(
+        publisher=publisher,
+        destination=destination,
+        room=room,
+        email=email,
+        endpoint=endpoint,
+        webhook_url=webhook_url,
+        participant=participant,
+        tag=tag,
+    )
     with transaction.atomic():
         secret = None
-        if destination == Subscription.Destination.WEBHOOK and endpoint is None and webhook_url:
-            try:
-                endpoint, secret = webhook_endpoint_create(url=webhook_url, bot=publisher.bot)
-            except WebhookUrlRefused as error:
-                raise SubscriptionInvalid(
-                    error.detail, fields={"webhook_url": [error.detail]}
-                ) from error
-        subscription = Subscription(
-            publisher=publisher,
-            destination=destination,
-            room=room,
-            email=email.strip().lower() if email else "",
-            endpoint=endpoint,
-            participant=participant,
-            tag=tag.strip().lower(),
-        )
-        try:
-            subscription.full_clean()
-        except ValidationError as error:
-            raise SubscriptionInvalid(
-                "; ".join(error.messages), fields=error.message_dict
-            ) from error
+        if subscription.endpoint is not None and subscription.endpoint.pk is None:
+            subscription.endpoint.save()
+            secret = subscription.endpoint.secret
         subscription.save()
     return subscription, secret
+
+
+def subscription_check(
+    *,
+    publisher: Publisher,
+    destination: str,
+    room: Room | None = None,
+    email: str = "",
+    endpoint: WebhookEndpoint | None = None,
+    webhook_url: str = "",
+    participant: Participant | None = None,
+    tag: str = "",
+) -> None:
+    """Raise the `SubscriptionInvalid` that `subscription_create` would, writing nothing:
+    the admin's form checks with it, so the admin and the API refuse the same things."""
+    _subscription_checked(
+        publisher=publisher,
+        destination=destination,
+        room=room,
+        email=email,
+        endpoint=endpoint,
+        webhook_url=webhook_url,
+        participant=participant,
+        tag=tag,
+    )
+
+
+def _subscription_checked(
+    *,
+    publisher: Publisher,
+    destination: str,
+    room: Room | None,
+    email: str,
+    endpoint: WebhookEndpoint | None,
+    webhook_url: str,
+    participant: Participant | None,
+    tag: str,
+) -> Subscription:
+    """The subscription, validated and not saved; a webhook given by URL comes with its
+    new endpoint, validated and not saved either."""
+    is_new_endpoint = (
+        destination == Subscription.Destination.WEBHOOK and endpoint is None and bool(webhook_url)
+    )
+    if is_new_endpoint:
+        try:
+            endpoint = webhook_endpoint_build(url=webhook_url, bot=publisher.bot)
+        except WebhookUrlRefused as error:
+            raise SubscriptionInvalid(
+                error.detail, fields={"webhook_url": [error.detail]}
+            ) from error
+        except ValidationError as error:
+            detail = "; ".join(error.messages)
+            raise SubscriptionInvalid(detail, fields={"webhook_url": error.messages}) from error
+    subscription = Subscription(
+        publisher=publisher,
+        destination=destination,
+        room=room,
+        email=email.strip().lower() if email else "",
+        endpoint=endpoint,
+        participant=participant,
+        tag=tag.strip().lower(),
+    )
+    try:
+        # A new endpoint has no row to check yet: no subscription can hold it already.
+        subscription.full_clean(exclude=["endpoint"] if is_new_endpoint else None)
+    except ValidationError as error:
+        raise SubscriptionInvalid("; ".join(error.messages), fields=error.message_dict) from error
+    return subscription
 
 
 def subscription_delete(*, subscription: Subscription) -> None:

@@ -230,15 +230,32 @@ def test_a_manual_post_is_fanned_out_at_once():
         ({"destination": "room"}, "room"),
     ],
 )
-def test_a_bad_subscription_is_refused_and_changes_nothing(fields, field):
+@pytest.mark.parametrize("service", ["subscription_create", "subscription_check"])
+def test_a_bad_subscription_is_refused_and_changes_nothing(fields, field, service):
     publisher = publisher_make()
 
     with pytest.raises(SubscriptionInvalid) as caught:
-        services.subscription_create(publisher=publisher, **fields)
+        getattr(services, service)(publisher=publisher, **fields)
 
     assert field in caught.value.fields
     assert not Subscription.objects.exists()
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_checking_a_good_subscription_writes_nothing_and_a_repeat_is_refused(settings):
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1:9"]
+    publisher = publisher_make()
+    room = RoomFactory(bot=publisher.bot)
+    by_url = {"destination": "webhook", "webhook_url": "http://127.0.0.1:9/hook"}
+
+    services.subscription_check(publisher=publisher, **by_url)
+    services.subscription_check(publisher=publisher, destination="room", room=room)
+
+    assert not Subscription.objects.exists()
+    assert not WebhookEndpoint.objects.exists()
+    services.subscription_create(publisher=publisher, destination="room", room=room)
+    with pytest.raises(SubscriptionInvalid):
+        services.subscription_check(publisher=publisher, destination="room", room=room)
 
 
 def test_a_webhook_subscription_by_url_gets_an_endpoint_and_its_secret_once(settings):
