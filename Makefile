@@ -44,7 +44,7 @@ lint: install-dev ## ruff (lint and formatting) and the import rules (docs/archi
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-typecheck: install-dev ## mypy, strict on the engine and the plugin contracts
+typecheck: install-dev ## mypy, strict on the engine, services, selectors, ports and plugins
 	$(VENV)/bin/mypy
 
 fmt: install-dev ## Fix what ruff can fix, and format

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from actions.base import ScheduledView
@@ -15,13 +16,13 @@ class ScheduleFromDatabase:
         self.room_id = room_id
         self.participant_id = participant_id
 
-    def _waiting(self):  # type: ignore[no-untyped-def]
-        return ActionRun.objects.filter(
-            room_id=self.room_id,
-            participant_id=self.participant_id,
-            status=ActionRun.Status.PENDING,
-            run_after__gt=timezone.now(),
+    def _waiting(self) -> QuerySet[ActionRun]:
+        runs = ActionRun.objects.filter(
+            room_id=self.room_id, status=ActionRun.Status.PENDING, run_after__gt=timezone.now()
         )
+        if self.participant_id is None:
+            return runs.filter(participant__isnull=True)
+        return runs.filter(participant_id=self.participant_id)
 
     def upcoming(self) -> list[ScheduledView]:
         now = timezone.now()

@@ -53,7 +53,8 @@ def replies_wait(*, message_id: int, timeout_seconds: float) -> tuple[list[Outbo
             .values_list("message_id", flat=True)
             .first()
         )
-        answered.add(leader)
+        if leader is not None:  # NULL would match no reply anyway
+            answered.add(leader)
     replies = (
         Message.objects.filter(reply_to_id__in=answered, sender_kind=Message.SenderKind.BOT)
         .select_related("room__bot")

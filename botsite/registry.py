@@ -22,14 +22,17 @@ class UnknownPluginError(LookupError):
     """A row names a plugin key that no registered type has (removed or misspelt)."""
 
 
+class NoConfigForm(forms.Form):
+    """What staff configure for one row of a type that takes no configuration."""
+
+
 class Plugin:
     """Base of every plugin type: identity, a config form and an example config."""
 
     key: ClassVar[str]
     label: ClassVar[str]
-
-    class ConfigForm(forms.Form):
-        """What staff configure for one row of this type; no fields by default."""
+    #: What staff configure for one row of this type (a form's fields, validated).
+    ConfigForm: ClassVar[type[forms.Form]] = NoConfigForm
 
     #: A config that `ConfigForm` accepts; shown in the admin and used by contract tests.
     example_config: ClassVar[dict[str, Any]] = {}
@@ -50,7 +53,7 @@ class Plugin:
         form = cls.ConfigForm(data=config)
         if not form.is_valid():
             raise ValidationError(
-                [f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()]
+                [f"{field}: {' '.join(map(str, errors))}" for field, errors in form.errors.items()]
             )
         unknown = sorted(set(config) - set(form.fields))
         if unknown:

@@ -48,9 +48,11 @@ def chat_identity(
     if user is not None and user.is_authenticated:
         external_id, name, token, user_id = f"user:{user.pk}", user.get_username(), None, user.pk
     else:
-        visitor = visitor_token_read(visitor_token) or visitor_token_read(cookie)
-        if visitor is not None:
-            token = visitor_token if visitor_token_read(visitor_token) else cookie
+        presented = visitor_token if isinstance(visitor_token, str) else None
+        if (visitor := visitor_token_read(presented)) is not None:
+            token = presented
+        elif (visitor := visitor_token_read(cookie)) is not None:
+            token = cookie
         else:
             visitor, token = visitor_token_issue()
         # Only a digest is stored, so the participants table holds no usable credential.

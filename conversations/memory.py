@@ -39,6 +39,14 @@ class MemoryScope:
             return cls(bot_id, participant_id=participant_id)
         return cls(bot_id)
 
+    def lookups(self) -> dict[str, int | None]:
+        """The scope as ORM lookups; a None id matches NULL, as Django reads `=None`."""
+        return {
+            "bot_id": self.bot_id,
+            "room_id": self.room_id,
+            "participant_id": self.participant_id,
+        }
+
     def cache_key(self, key: str) -> str:
         return f"memory:{self.bot_id}:{self.room_id or '-'}:{self.participant_id or '-'}:{key}"
 
@@ -51,9 +59,7 @@ def memory_recall(*, scope: MemoryScope, key: str) -> Any:
     now = timezone.now()
     entry = (
         MemoryEntry.objects.filter(
-            bot_id=scope.bot_id,
-            room_id=scope.room_id,
-            participant_id=scope.participant_id,
+            **scope.lookups(),
             key=key,
         )
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
@@ -101,9 +107,7 @@ def memory_entries_with_prefix(
     newest: dict[str, tuple[Any, datetime | None]] = {}
     for key, value, expires_at in (
         MemoryEntry.objects.filter(
-            bot_id=scope.bot_id,
-            room_id=scope.room_id,
-            participant_id=scope.participant_id,
+            **scope.lookups(),
             key__startswith=prefix,
         )
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))

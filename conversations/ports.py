@@ -16,10 +16,12 @@ from engine.messages import ParticipantInfo
 
 class MemoryFromDatabase:
     def __init__(self, *, bot_id: int, room_id: int, participant_id: int | None) -> None:
-        self.ids = {"bot_id": bot_id, "room_id": room_id, "participant_id": participant_id}
+        self.bot_id, self.room_id, self.participant_id = bot_id, room_id, participant_id
 
     def _scope(self, scope: str) -> MemoryScope:
-        return MemoryScope.of(scope, **self.ids)
+        return MemoryScope.of(
+            scope, bot_id=self.bot_id, room_id=self.room_id, participant_id=self.participant_id
+        )
 
     def remember(self, *, key: str, value: Any, scope: str, ttl_seconds: int | None) -> None:
         memory_remember(scope=self._scope(scope), key=key, value=value, ttl_seconds=ttl_seconds)
@@ -114,7 +116,7 @@ class TokenBucketsInCache:
             now = time.monotonic()
             tokens, at = cache.get(full_key, (float(capacity), now))
             tokens = min(capacity, tokens + max(0.0, now - at) * per_second)
-            allowed = tokens >= 1
+            allowed: bool = tokens >= 1
             cache.set(
                 full_key,
                 (tokens - 1 if allowed else tokens, now),

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Exists, Max, OuterRef, Q
+from django.db.models import CharField, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
@@ -87,13 +87,13 @@ def _message_payload(message: Message) -> dict[str, Any]:
     }
 
 
-def _message_events(hook: EventHook) -> list[EventDelivery]:
+def _message_events(hook: EventHook, bot_id: int) -> list[EventDelivery]:
     wanted = {EventType.MESSAGE_RECEIVED, EventType.REPLY_SENT} & set(hook.events)
     if not wanted:
         return []
     messages = (
         Message.objects.filter(
-            room__bot_id=hook.endpoint.bot_id,
+            room__bot_id=bot_id,
             id__gt=hook.last_message_id,
             # On the clock that stamped the messages: the database's (Message.created_at).
             created_at__lte=Now() - timedelta(seconds=settings.EVENT_SETTLE_SECONDS),
@@ -123,13 +123,11 @@ def _message_events(hook: EventHook) -> list[EventDelivery]:
     return rows
 
 
-def _publisher_events(hook: EventHook, settled: Any) -> list[EventDelivery]:
+def _publisher_events(hook: EventHook, bot_id: int, settled: Any) -> list[EventDelivery]:
     if EventType.PUBLISHER_FAILING not in hook.events or hook.room_id:
         return []
     runs = (
-        PublisherRun.objects.filter(
-            publisher__bot_id=hook.endpoint.bot_id, id__gt=hook.last_publisher_run_id
-        )
+        PublisherRun.objects.filter(publisher__bot_id=bot_id, id__gt=hook.last_publisher_run_id)
         .select_related("publisher__bot")
         .order_by("id")
     )
@@ -164,7 +162,7 @@ def _publisher_events(hook: EventHook, settled: Any) -> list[EventDelivery]:
     return rows
 
 
-def _delivery_events(hook: EventHook) -> list[EventDelivery]:
+def _delivery_events(hook: EventHook, bot_id: int) -> list[EventDelivery]:
     if EventType.DELIVERY_FAILED not in hook.events or hook.room_id:
         return []
     emitted = EventDelivery.objects.filter(
@@ -175,7 +173,7 @@ def _delivery_events(hook: EventHook) -> list[EventDelivery]:
     dead = (
         Delivery.objects.filter(
             status=Delivery.Status.DEAD,
-            subscription__publisher__bot_id=hook.endpoint.bot_id,
+            subscription__publisher__bot_id=bot_id,
             created_at__gte=hook.created_at,
         )
         .exclude(Exists(emitted))
@@ -214,10 +212,13 @@ def event_hook_scan(*, hook_id: int) -> int:
         )
         if hook is None:
             return 0  # another scan holds it
+        bot_id = hook.endpoint.bot_id
+        if bot_id is None:
+            return 0  # a hook's endpoint has a bot (`EventHook.clean`); events are a bot's
         rows = [
-            *_message_events(hook),
-            *_publisher_events(hook, settled),
-            *_delivery_events(hook),
+            *_message_events(hook, bot_id),
+            *_publisher_events(hook, bot_id, settled),
+            *_delivery_events(hook, bot_id),
         ]
         EventDelivery.objects.bulk_create(rows, ignore_conflicts=True)
         hook.save(update_fields=["last_message_id", "last_publisher_run_id"])
@@ -307,7 +308,7 @@ def event_hook_send(*, hook_id: int) -> int:
         EventHook.objects.filter(pk=hook_id).update(send_lease_until=None)
 
 
-def event_deliveries_retry(*, deliveries: Any) -> int:
+def event_deliveries_retry(*, deliveries: QuerySet[EventDelivery]) -> int:
     """Send dead events again (after their hook's pending ones); returns how many."""
     return deliveries.filter(status=EventDelivery.Status.DEAD).update(
         status=EventDelivery.Status.PENDING, next_attempt_at=None

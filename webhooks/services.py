@@ -212,10 +212,10 @@ def retry_after_parse(value: str) -> float | None:
 def webhook_retry_seconds(*, attempts: int, retry_after: float | None = None) -> float:
     """How long to wait before attempt `attempts + 1`: the receiver's `Retry-After` when it
     gave one, else exponential backoff with jitter (half fixed, half random), capped."""
-    cap = settings.WEBHOOK_RETRY_MAX_SECONDS
+    cap: float = settings.WEBHOOK_RETRY_MAX_SECONDS
     if retry_after is not None:
         return min(float(cap), max(1.0, retry_after))
-    ceiling = min(cap, settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    ceiling: float = min(cap, settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not a secret)
 
 

@@ -32,14 +32,16 @@ class HttpJsonConfigForm(forms.Form):
         help_text="http(s) URL; {query} is replaced by what the user asked, URL-encoded. "
         "Private and local addresses are refused.",
     )
-    fields = forms.JSONField(
+    # The config's key is `fields`; Django's form metaclass takes declared fields off the
+    # class, so this never shadows `Form.fields` at run time.
+    fields = forms.JSONField(  # type: ignore[assignment]
         help_text='Values for the reply: {"temp": "main.temp", "city": "name"} '
         "(dotted paths into the JSON answer)."
     )
     reply = forms.CharField(max_length=2000, help_text="E.g. It is {temp}° in {city}.")
 
     def clean_url(self) -> str:
-        url = self.cleaned_data["url"]
+        url: str = self.cleaned_data["url"]
         if not url.startswith(("http://", "https://")):
             raise forms.ValidationError("The URL must start with http:// or https://.")
         if set(_names(url)) - {"query"}:
@@ -59,8 +61,9 @@ class HttpJsonConfigForm(forms.Form):
         return fields
 
     def clean_reply(self) -> str:
-        _names(self.cleaned_data["reply"])
-        return self.cleaned_data["reply"]
+        reply: str = self.cleaned_data["reply"]
+        _names(reply)
+        return reply
 
 
 def _names(text: str) -> list[str]:

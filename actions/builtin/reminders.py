@@ -1,6 +1,7 @@
 """Reminders: "remind me to stretch in 20 minutes", list them, cancel one."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from actions.base import ActionContext, ActionType, SchedulePort
 from actions.exceptions import ActionFailed
@@ -41,7 +42,7 @@ def _schedule(ctx: ActionContext) -> SchedulePort:
     return ctx.schedule
 
 
-def _describe(arguments: dict, action: str) -> str:
+def _describe(arguments: dict[str, Any], action: str) -> str:
     return str(arguments.get("text") or action)
 
 

@@ -33,11 +33,12 @@ class TemplateReplyAction(ActionType):
         )
 
         def clean_text(self) -> str:
+            text: str = self.cleaned_data["text"]
             try:
-                template_names(self.cleaned_data["text"])
+                template_names(text)
             except TemplateError as error:
                 raise forms.ValidationError(str(error)) from error
-            return self.cleaned_data["text"]
+            return text
 
     def run(self, call: ActionCall, ctx: ActionContext) -> list[Response]:
         args = TemplateReplyArgs(**call.arguments)

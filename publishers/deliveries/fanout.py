@@ -66,7 +66,7 @@ def deliveries_create(*, post: Post) -> int:
                 *tags,
             ],
         )
-        created = cursor.rowcount
+        created: int = cursor.rowcount
     post_id = post.pk
     transaction.on_commit(lambda: post_deliveries_enqueue(post_id))
     return created

@@ -3,7 +3,8 @@ by staff (`deliveries_retry`); the shared throttles of each kind of delivery."""
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -50,7 +51,7 @@ def throttle_wait(kind: str) -> float:
     """How long a throttled delivery waits: spread over the time the kind's backlog needs
     at its rate, so a broadcast's tasks come back about as fast as tokens refill instead of
     all of them retrying at once."""
-    per_second = settings.PUBLISHING_RATE_LIMITS[kind]
+    per_second: float = settings.PUBLISHING_RATE_LIMITS[kind]
     backlog = Delivery.objects.filter(
         status=Delivery.Status.PENDING, subscription__destination=kind
     )[:100_000].count()
@@ -66,7 +67,12 @@ def deliveries_retry(*, deliveries: QuerySet[Delivery]) -> int:
         )
     )
     Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.PENDING, next_attempt_at=None)
-    transaction.on_commit(lambda: [delivery_enqueue(pk) for pk in ids])
+
+    def enqueue_all() -> None:
+        for pk in ids:
+            delivery_enqueue(pk)
+
+    transaction.on_commit(enqueue_all)
     return len(ids)
 
 
@@ -104,7 +110,9 @@ def deliveries_sweep() -> int:
         .distinct()[:100]
     )
     for post_id, published_at in scheduled:
-        post_deliveries_enqueue(post_id, countdown=(published_at - now).total_seconds())
+        # Not None: `published_at__gt` leaves NULL out.
+        countdown = (cast(datetime, published_at) - now).total_seconds()
+        post_deliveries_enqueue(post_id, countdown=countdown)
     for post_id in posts:
         post_deliveries_enqueue(post_id)
     singles = list(

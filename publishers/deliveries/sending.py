@@ -2,7 +2,8 @@
 update, sent, and retried with backoff when it failed in a way worth retrying."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core import signing
@@ -62,7 +63,7 @@ def delivery_send(*, delivery_id: int) -> None:
             next_attempt_at__gt=now,
         ).values_list("next_attempt_at", flat=True)
         if due:  # the broker brought it back a moment early
-            early = (due[0] - now).total_seconds()
+            early = (cast(datetime, due[0]) - now).total_seconds()  # `__gt` leaves NULL out
             if early <= 5:
                 raise DeliveryRetry(early)
         logger.info("delivery %s: not due or taken, nothing to do", delivery_id)
@@ -91,7 +92,10 @@ def _room_send(delivery: Delivery) -> None:
         ):
             return
         message = Message.objects.create(
-            room_id=delivery.subscription.room_id, sender_kind=Message.SenderKind.BOT, text=text
+            # A room subscription always names its room (`Subscription.clean`).
+            room_id=cast(int, delivery.subscription.room_id),
+            sender_kind=Message.SenderKind.BOT,
+            text=text,
         )
     realtime.message_broadcast(
         OutboundMessage(

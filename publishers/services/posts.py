@@ -74,7 +74,7 @@ def post_create(
     body: str = "",
     link: str = "",
     tags: Iterable[str] = (),
-    published_at: object = None,
+    published_at: datetime | None = None,
 ) -> Post:
     """A post written by staff: stored, and fanned out at once or, dated in the future, then."""
     post = Post(
