@@ -1,6 +1,10 @@
 """A message's way in: identified, decided by the engine, stored with its replies and
 runs, answered; many at once in one lookup and one transaction (the chat's group commit),
 each still failing alone. Where each of its calls runs is `chat/dispatch.py`'s call.
+
+About 400 lines on purpose: the batch's lookup, decisions and store, and the one-by-one
+fallback of each, are one algorithm over two private types (`_Conversation`,
+`_Decision`); split, each half would reach into the other's.
 """
 
 import logging
