@@ -1,6 +1,8 @@
 """Subscriptions of rooms, email addresses and webhook endpoints, and unsubscribing by
 the signed link of an email."""
 
+from typing import TypedDict, Unpack
+
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,16 +17,19 @@ from webhooks.models import WebhookEndpoint
 from webhooks.services import webhook_endpoint_build
 
 
+class SubscriptionFields(TypedDict, total=False):
+    """What a subscription may name besides its publisher and destination."""
+
+    room: Room | None
+    email: str
+    endpoint: WebhookEndpoint | None
+    webhook_url: str
+    participant: Participant | None
+    tag: str
+
+
 def subscription_create(
-    *,
-    publisher: Publisher,
-    destination: str,
-    room: Room | None = None,
-    email: str = "",
-    endpoint: WebhookEndpoint | None = None,
-    webhook_url: str = "",
-    participant: Participant | None = None,
-    tag: str = "",
+    *, publisher: Publisher, destination: str, **fields: Unpack[SubscriptionFields]
 ) -> tuple[Subscription, str | None]:
     """Subscribe a room, an email address or a webhook to a publisher.
 
@@ -32,16 +37,7 @@ def subscription_create(
     is returned (shown once), else None. Raises `SubscriptionInvalid` and changes nothing
     when a value is wrong, the URL is refused or the subscription exists.
     """
-    subscription = _subscription_checked(
-        publisher=publisher,
-        destination=destination,
-        room=room,
-        email=email,
-        endpoint=endpoint,
-        webhook_url=webhook_url,
-        participant=participant,
-        tag=tag,
-    )
+    subscription = _subscription_checked(publisher=publisher, destination=destination, **fields)
     with transaction.atomic():
         secret = None
         if subscription.endpoint is not None and subscription.endpoint.pk is None:
@@ -52,6 +48,14 @@ def subscription_create(
 
 
 def subscription_check(
+    *, publisher: Publisher, destination: str, **fields: Unpack[SubscriptionFields]
+) -> None:
+    """Raise the `SubscriptionInvalid` that `subscription_create` would, writing nothing:
+    the admin's form checks with it, so the admin and the API refuse the same things."""
+    _subscription_checked(publisher=publisher, destination=destination, **fields)
+
+
+def _subscription_checked(
     *,
     publisher: Publisher,
     destination: str,
@@ -61,31 +65,6 @@ def subscription_check(
     webhook_url: str = "",
     participant: Participant | None = None,
     tag: str = "",
-) -> None:
-    """Raise the `SubscriptionInvalid` that `subscription_create` would, writing nothing:
-    the admin's form checks with it, so the admin and the API refuse the same things."""
-    _subscription_checked(
-        publisher=publisher,
-        destination=destination,
-        room=room,
-        email=email,
-        endpoint=endpoint,
-        webhook_url=webhook_url,
-        participant=participant,
-        tag=tag,
-    )
-
-
-def _subscription_checked(
-    *,
-    publisher: Publisher,
-    destination: str,
-    room: Room | None,
-    email: str,
-    endpoint: WebhookEndpoint | None,
-    webhook_url: str,
-    participant: Participant | None,
-    tag: str,
 ) -> Subscription:
     """The subscription, validated and not saved; a webhook given by URL comes with its
     new endpoint, validated and not saved either."""
