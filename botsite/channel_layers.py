@@ -25,9 +25,14 @@ from channels_redis.utils import _wrap_close
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from conversations.realtime import LAYER_LOST, LAYER_RESTORED
-
 logger = logging.getLogger(__name__)
+
+#: Told by the layer itself to every channel of the process: Redis is lost, live pushes
+#: pause.
+LAYER_LOST = "layer.lost"
+#: Told when Redis is back with every subscription in place: what was pushed meanwhile is
+#: lost, so whoever listens catches up from its own records.
+LAYER_RESTORED = "layer.restored"
 
 # Bounded so a worker never hangs on a server loop that has stopped.
 CROSS_LOOP_TIMEOUT_SECONDS = 10

@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
+from botsite import channel_layers
 from engine.messages import OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -26,12 +27,10 @@ P = ParamSpec("P")
 MESSAGES_CREATED = "messages.created"
 #: The bot started or stopped working on a room's queued calls; handled in `room_typing`.
 ROOM_TYPING = "room.typing"
-#: The channel layer lost Redis: live pushes pause (told by the layer itself, to every
-#: channel of the process); handled in `layer_lost`.
-LAYER_LOST = "layer.lost"
-#: The channel layer is back with every subscription in place: what was pushed meanwhile
-#: is lost, so sockets catch up from the database; handled in `layer_restored`.
-LAYER_RESTORED = "layer.restored"
+#: The channel layer's own events (`botsite/channel_layers.py`): live pushes paused,
+#: then back (sockets catch up from the database); handled in `layer_lost` and
+#: `layer_restored`.
+LAYER_LOST, LAYER_RESTORED = channel_layers.LAYER_LOST, channel_layers.LAYER_RESTORED
 
 
 #: How long sync code waits for a broadcast on the bridge; the messages are stored either

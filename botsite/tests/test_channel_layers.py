@@ -6,9 +6,13 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from botsite import settings as settings_module
-from botsite.channel_layers import LoopBoundInMemoryChannelLayer, OutageAwarePubSubChannelLayer
+from botsite.channel_layers import (
+    LAYER_LOST,
+    LAYER_RESTORED,
+    LoopBoundInMemoryChannelLayer,
+    OutageAwarePubSubChannelLayer,
+)
 from botsite.tests.processes import RedisServer
-from conversations.realtime import LAYER_LOST, LAYER_RESTORED
 
 
 def test_a_group_send_from_a_worker_thread_wakes_the_receivers_loop():
