@@ -1,9 +1,11 @@
-"""The embedded run: a Celery worker and Celery beat in threads of the server's process.
+"""The embedded run: a Celery worker, Celery beat and the bridge in threads of the server's
+process.
 
 Used only by `manage.py runembedded` (`make run`): one process, no outside services.
 Production runs `celery worker` and `celery beat` as processes of their own.
 """
 
+import asyncio
 import logging
 import socket
 import threading
@@ -32,6 +34,19 @@ def worker_start(app: Celery, *, concurrency: int) -> threading.Thread:
         loglevel=logging.INFO,
     )
     thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+    thread.start()
+    return thread
+
+
+def bridge_start(*, url: str, token: str) -> threading.Thread:
+    """Start the bridge (IRC, ...) on an event loop of its own; it reaches the server over
+    its socket, as a bridge process does."""
+    from bridge.app import Bridge
+
+    def run() -> None:
+        asyncio.run(Bridge(url=url, token=token, name=f"embedded@{socket.gethostname()}").run())
+
+    thread = threading.Thread(target=run, name="bridge", daemon=True)
     thread.start()
     return thread
 

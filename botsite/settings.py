@@ -11,10 +11,12 @@ found, as Django expects them; each block says why its value is what it is.
 
 import ipaddress
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -55,14 +57,19 @@ DEBUG = env.bool("DEBUG", default=not (DATABASE_URL or REDIS_URL))
 DATA_DIR = Path(env.str("BOTSITE_DATA_DIR", default=str(BASE_DIR / "var")))
 
 
-def _embedded_secret_key() -> str:
-    """A random key kept in the data directory, so sessions survive restarts of a dev run."""
+def _embedded_secret(name: str, make: Callable[[], str]) -> str:
+    """A random secret kept in the data directory, so what it signs or seals survives
+    restarts of a dev run."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    key_file = DATA_DIR / "secret_key"
+    key_file = DATA_DIR / name
     if not key_file.exists():
         key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.write_text(make())
     return key_file.read_text().strip()
+
+
+def _embedded_secret_key() -> str:
+    return _embedded_secret("secret_key", lambda: secrets.token_urlsafe(50))
 
 
 def secret_key_is_weak(key: str) -> bool:
@@ -488,6 +495,26 @@ PUBLISHING_RATE_LIMITS = env.dict(
 PUBLISHING_ROOM_BATCH = env.int("PUBLISHING_ROOM_BATCH", default=2000)
 # Attempts at an email or web chat delivery before it is dead (webhooks: WEBHOOK_MAX_ATTEMPTS).
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
+
+# ---------------------------------------------------------------------------------------------
+# Connectors and the bridge (bridge/, docs/bridge-protocol.md)
+# ---------------------------------------------------------------------------------------------
+# Keys that seal connector passwords at rest (Fernet keys, comma-separated, newest first;
+# an older key still opens what it sealed, so keys can be rotated). Make one with
+# python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+CONNECTOR_SECRET_KEYS = env.list("CONNECTOR_SECRET_KEYS", default=[])
+# What a bridge process presents to /ws/bridge/; empty: no bridge may connect.
+BRIDGE_TOKEN = env_secret("BRIDGE_TOKEN") or ""
+if DEBUG:
+    CONNECTOR_SECRET_KEYS = CONNECTOR_SECRET_KEYS or [
+        _embedded_secret("connector_key", lambda: Fernet.generate_key().decode())
+    ]
+    BRIDGE_TOKEN = BRIDGE_TOKEN or _embedded_secret("bridge_token", secrets.token_urlsafe)
+# A bridge holds a connector while it beats; silent this long, another bridge takes it.
+BRIDGE_LEASE_SECONDS = env.int("BRIDGE_LEASE_SECONDS", default=30)
+# A bot's message not relayed to its network within this long is not sent any more (a
+# bridge back after a day does not flood a channel with yesterday's answers).
+BRIDGE_RELAY_HORIZON_SECONDS = env.int("BRIDGE_RELAY_HORIZON_SECONDS", default=3600)
 
 # ---------------------------------------------------------------------------------------------
 # Product limits

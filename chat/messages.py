@@ -217,6 +217,7 @@ def _message_decide(inbound: InboundMessage, conversation: _Conversation) -> _De
         else None,
         counters=CountersFromCache(),
         buckets=TokenBucketsInCache(),
+        is_addressed=inbound.is_addressed,
     )
     expires_at = (
         timezone.now() + timedelta(seconds=outcome.retention_seconds)

@@ -1,15 +1,25 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from botsite.admin import BatchedDeleteMixin
 from conversations.connectors.registry import connector_types
 from conversations.middleware.registry import middleware_types
-from conversations.models import BotMiddleware, MemoryEntry, Message, Participant, Room
+from conversations.models import (
+    BotMiddleware,
+    Connector,
+    MemoryEntry,
+    Message,
+    Participant,
+    Room,
+)
 from conversations.services import memory_entries_changed
+from conversations.services.connectors import connector_secret_set
 
 TRACE_ORDER = {
     name: rank
@@ -29,6 +39,96 @@ class BotMiddlewareAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     @admin.display(description="type", ordering="kind")
     def kind_label(self, row: BotMiddleware) -> str:
         return middleware_types.label_for(row.kind)
+
+
+class ConnectorForm(forms.ModelForm):
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="SASL, NickServ or server password. Stored sealed and never shown again; "
+        "leave empty to keep the one stored.",
+    )
+    password_clear = forms.BooleanField(
+        required=False, label="Remove the stored password", help_text="Connect without one."
+    )
+
+    class Meta:
+        model = Connector
+        fields = ["bot", "kind", "name", "config", "is_enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:  # only the networks the bridge holds
+            self.fields["kind"].choices = [
+                (key, label)
+                for key, label in connector_types.choices()
+                if connector_types.get(key).is_bridged
+            ]
+
+
+@admin.register(Connector)
+class ConnectorAdmin(BatchedDeleteMixin, admin.ModelAdmin):
+    """A bot's accounts on networks held by the bridge; the state is what it last said."""
+
+    form = ConnectorForm
+    list_display = ["name", "bot", "kind", "status_shown", "joined_shown", "lag_ms", "last_in_at"]
+    list_filter = ["kind", "status", "is_enabled", "bot"]
+    list_select_related = ["bot"]
+    search_fields = ["name", "bot__slug"]
+    readonly_fields = [
+        "status_shown",
+        "status_detail",
+        "joined_shown",
+        "lag_ms",
+        "last_in_at",
+        "last_out_at",
+        "lease_holder",
+        "lease_until",
+        "has_password",
+    ]
+    fieldsets = [
+        (None, {"fields": ["bot", "kind", "name", "config", "is_enabled"]}),
+        ("Password", {"fields": ["has_password", "password", "password_clear"]}),
+        (
+            "State, as the bridge holding it last reported",
+            {
+                "fields": [
+                    "status_shown",
+                    "status_detail",
+                    "joined_shown",
+                    "lag_ms",
+                    "last_in_at",
+                    "last_out_at",
+                    "lease_holder",
+                    "lease_until",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="status", ordering="status")
+    def status_shown(self, connector: Connector) -> str:
+        if not connector.is_enabled:
+            return "Switched off"
+        if connector.lease_until is None or connector.lease_until < timezone.now():
+            return "No bridge holds it (is the bridge running?)"
+        return connector.get_status_display()
+
+    @admin.display(description="joined")
+    def joined_shown(self, connector: Connector) -> str:
+        return ", ".join(connector.joined) or "-"
+
+    @admin.display(description="password stored", boolean=True)
+    def has_password(self, connector: Connector) -> bool:
+        return bool(connector.secret_sealed)
+
+    def save_model(self, request: HttpRequest, connector: Any, form: Any, change: bool) -> None:
+        super().save_model(request, connector, form, change)
+        if form.cleaned_data.get("password_clear"):
+            connector_secret_set(connector=connector, secret="")
+        elif form.cleaned_data.get("password"):
+            connector_secret_set(connector=connector, secret=form.cleaned_data["password"])
 
 
 class MessageInline(admin.TabularInline):

@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from botsite.fields import StringListField
-from conversations.connectors.registry import connector_type_choices
+from conversations.connectors.registry import connector_type_choices, connector_types
 from conversations.middleware.registry import middleware_type_choices, middleware_types
 from engine.messages import TrustLevel
 from engine.snapshots import MOOD_PATTERN
@@ -105,6 +105,48 @@ class BotMiddleware(models.Model):
         self.config = middleware_types.config_clean(self.kind, self.config)
 
 
+class Connector(models.Model):
+    """A bot's account on a network that keeps a live connection (an IRC server, ...),
+    held by a bridge process; its rooms are the places it joins there."""
+
+    class Status(models.TextChoices):
+        OFFLINE = "offline", "Offline"
+        CONNECTING = "connecting", "Connecting"
+        CONNECTED = "connected", "Connected"
+        FAILING = "failing", "Failing (retrying)"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="connectors")
+    kind = models.CharField(max_length=40, choices=connector_type_choices)
+    name = models.CharField(max_length=100, help_text="E.g. the network's name.")
+    config = models.JSONField(default=dict, blank=True)
+    #: The password, sealed (`botsite/sealed.py`); never shown again once saved.
+    secret_sealed = models.TextField(blank=True, editable=False)
+    is_enabled = models.BooleanField("enabled", default=True)
+    # What the bridge holding it last reported.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OFFLINE)
+    status_detail = models.TextField("last error", blank=True)
+    joined = models.JSONField(default=list, blank=True, editable=False)
+    lag_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    last_in_at = models.DateTimeField("last message in", null=True, blank=True, editable=False)
+    last_out_at = models.DateTimeField("last message out", null=True, blank=True, editable=False)
+    # One bridge holds it at a time; another takes it when the holder stops beating.
+    lease_holder = models.CharField(max_length=200, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["bot", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "name"], name="connector_name_unique_per_bot")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bot.slug}: {self.name}"
+
+    def clean(self) -> None:
+        self.config = connector_types.config_clean(self.kind, self.config)
+
+
 class Room(models.Model):
     """One bot in one place: a web chat conversation, a Telegram chat, an IRC channel."""
 
@@ -129,6 +171,15 @@ class Room(models.Model):
         help_text="Empty: the bot's window.",
     )
     settings = models.JSONField(default=dict, blank=True)
+    #: The bot's account its messages travel through, for rooms on a bridged network.
+    via = models.ForeignKey(
+        Connector,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rooms",
+        verbose_name="connector",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -218,6 +269,8 @@ class Message(models.Model):
     # settling delay), and one clock cannot be skewed against itself.
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    #: For a bot's message in a room on a bridged network: when the bridge said it went out.
+    relayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -32,6 +32,9 @@ class InboundMessage:
     client_id: UUID | None = None
     is_direct: bool = False
     user_id: int | None = None
+    #: The network said the message is meant for the bot (its nick addressed on IRC, a
+    #: mention), beyond the bot's own names that the engine knows.
+    is_addressed: bool = False
 
 
 @dataclass(frozen=True)

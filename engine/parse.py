@@ -68,16 +68,19 @@ def hint_after(text: str, help_word: str) -> str:
     return f"{text} Try {help_word}." if help_word else text
 
 
-def addressed_text(bot: BotSnapshot, room: RoomInfo, text: str) -> str | None:
+def addressed_text(
+    bot: BotSnapshot, room: RoomInfo, text: str, *, is_addressed: bool = False
+) -> str | None:
     """The text meant for the bot, without its name: "Hey bot, get me…" → "get me…".
 
-    None when the bot is not addressed: free text counts in one-to-one rooms, or when a
-    message starts with one of the bot's names.
+    None when the bot is not addressed: free text counts in one-to-one rooms, when a
+    message starts with one of the bot's names, or when its network said it was meant for
+    the bot (`is_addressed`: "botsite: …" to the bot's IRC nick, its name stripped there).
     """
     for name in sorted(bot.names, key=len, reverse=True):
         if name and re.match(rf"{re.escape(name)}\b[\s,:;!.-]*", text, re.IGNORECASE):
             return re.sub(rf"^{re.escape(name)}\b[\s,:;!.-]*", "", text, flags=re.IGNORECASE)
-    return text if room.is_direct else None
+    return text if room.is_direct or is_addressed else None
 
 
 def command_parse(

@@ -67,6 +67,7 @@ def message_process(
     pending: PendingCall | None = None,
     counters: CounterPort | None = None,
     buckets: TokenBucketPort | None = None,
+    is_addressed: bool = False,
 ) -> Outcome:
     """Decide what to do with one message: which actions to call, what to answer at once.
 
@@ -74,7 +75,8 @@ def message_process(
     type takes, the stage a middleware row configures. `pending` is the call waiting for
     this participant's answer in this room, if any: the message answers it before anything
     else is tried, unless it is a command. A command always runs, and ends the question
-    with a word saying so.
+    with a word saying so. `is_addressed`: the network said the message was meant for the
+    bot (`InboundMessage.is_addressed`).
     """
     outcome = Outcome()
     ctx = MiddlewareContext(
@@ -93,7 +95,7 @@ def message_process(
         pending_drop(pending, outcome)
     if command_parse(bot, participant, processed, outcome, args_type_for):
         return _scheduled_acknowledge(outcome)
-    addressed = addressed_text(bot, room, processed)
+    addressed = addressed_text(bot, room, processed, is_addressed=is_addressed)
     if addressed is None:
         outcome.note("parse", parser="none", reason="not addressed")
         return outcome

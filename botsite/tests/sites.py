@@ -49,11 +49,18 @@ class EmbeddedSite:
             result = run_manage(*args, env=self.env)
             assert result.returncode == 0, result.stderr
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
         self.starts += 1
         self.process = start(
             f"server-{self.starts}",
-            [sys.executable, "manage.py", "runembedded", "--noreload", f"127.0.0.1:{self.port}"],
+            [
+                sys.executable,
+                "manage.py",
+                "runembedded",
+                "--noreload",
+                *options,
+                f"127.0.0.1:{self.port}",
+            ],
             self.env,
             self.logs,
         )

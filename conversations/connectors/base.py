@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from botsite.exceptions import BotsiteError
 from botsite.registry import Plugin
@@ -42,6 +42,10 @@ class ConnectorIdentity:
 
 class ConnectorType(Plugin, ABC):
     """Base of connector types. A connector translates; it makes no decisions."""
+
+    #: Its network connections are held by a bridge process (IRC, ...), configured per bot
+    #: as `Connector` rows; the others are Botsite's own edges (web chat, REST API).
+    is_bridged: ClassVar[bool] = False
 
     @abstractmethod
     def parse(self, raw: Any, identity: ConnectorIdentity) -> InboundMessage:

@@ -1,0 +1,176 @@
+"""A bot on IRC, end to end: ngircd, the bridge, Botsite, and people on IRC played by the
+`irc` library. Everything on loopback, started and stopped here."""
+
+import json
+import signal
+import sys
+
+import pytest
+
+from botsite.tests.processes import start, wait_until
+from botsite.tests.sites import embedded_site
+from bridge.tests.humans import Human
+from bridge.tests.ircd import ngircd
+
+pytestmark = pytest.mark.e2e
+
+BOT = "botsite"
+
+
+def connector_create(site, port: int, **config) -> int:
+    config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "tls": False,
+        "nick": BOT,
+        "channels": ["#botsite"],
+        "auth": "none",
+        **config,
+    }
+    return int(
+        site.django(
+            "from conversations.models import Bot, Connector\n"
+            f"connector = Connector(bot=Bot.objects.get(slug='demo'), kind='irc', name='test', "
+            f"config={config!r})\n"
+            "connector.full_clean()\n"
+            "connector.save()\n"
+            "print(connector.pk)\n"
+        )
+    )
+
+
+def relay_counts(site) -> dict:
+    """What the database says of the IRC rooms: messages in, bot messages, those relayed."""
+    return json.loads(
+        site.django(
+            "import json\n"
+            "from conversations.models import Message\n"
+            "rows = Message.objects.filter(room__via__isnull=False)\n"
+            "print(json.dumps({\n"
+            "  'in': rows.filter(sender_kind='participant').count(),\n"
+            "  'bot': rows.filter(sender_kind='bot').count(),\n"
+            "  'unrelayed': rows.filter(sender_kind='bot', relayed_at__isnull=True).count(),\n"
+            "}))\n"
+        )
+    )
+
+
+def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tmp_path):
+    with ngircd(tmp_path) as ircd, embedded_site(tmp_path) as site:
+        alice = Human(ircd.port, "alice")
+        alice.join("#botsite")  # first in: a channel operator
+        bob = Human(ircd.port, "bob")
+        bob.join("#botsite")
+        connector_create(site, ircd.port, op_trust=50)
+        alice.wait(lambda: ("#botsite", BOT) in alice.joins, what="the bot to join")
+
+        alice.say("#botsite", "!ping")
+        alice.wait(lambda: "pong" in alice.heard_from(BOT, "#botsite"), what="pong")
+        alice.say("#botsite", f"{BOT}: get me the most recent post about golang")
+        alice.wait(
+            lambda: any("Go" in text for text in alice.heard_from(BOT, "#botsite")),
+            what="the latest golang post, from a worker",
+        )
+        alice.say(BOT, "!ping")
+        alice.wait(lambda: "pong" in alice.heard_from(BOT, "alice"), what="a private pong")
+        # An operator is trusted (op_trust); a plain member is not.
+        bob.say("#botsite", "!set-command hello Hi there")
+        bob.wait(lambda: len(bob.heard_from(BOT, "#botsite")) >= 3, what="bob's refusal")
+        alice.say("#botsite", "!set-command hello Hi there")
+        alice.say("#botsite", "!hello")
+        alice.wait(lambda: "Hi there" in alice.heard_from(BOT, "#botsite"), what="the new command")
+
+        replies = bob.heard_from(BOT, "#botsite")
+        assert any("trust" in text.lower() for text in replies), replies
+        wait_until(
+            lambda: relay_counts(site)["unrelayed"] == 0,
+            timeout=20,
+            what="every reply marked relayed",
+        )
+        counts = relay_counts(site)
+        assert counts["in"] == 6, counts
+        status = site.django(
+            "from conversations.models import Connector\n"
+            "c = Connector.objects.get()\n"
+            "print(c.status, c.joined, c.last_in_at is not None, c.last_out_at is not None)\n"
+        )
+        assert status.strip() == "connected ['#botsite'] True True", status
+        alice.quit()
+        bob.quit()
+
+
+def test_nothing_is_lost_or_doubled_when_the_bridge_botsite_or_the_irc_server_restart(
+    tmp_path,
+):
+    with ngircd(tmp_path) as ircd, embedded_site(tmp_path) as site:
+        site.stop()
+        site.start("--no-bridge")
+        token = (tmp_path / "data" / "bridge_token").read_text().strip()
+        env = {
+            **site.env,
+            "BRIDGE_TOKEN": token,
+            "BRIDGE_BOTSITE_URL": f"ws://127.0.0.1:{site.port}",
+        }
+
+        def bridge_start(n: int):
+            return start(f"bridge-{n}", [sys.executable, "-m", "bridge"], env, tmp_path)
+
+        bridge = bridge_start(1)
+        alice = Human(ircd.port, "alice")
+        alice.join("#botsite")
+        connector_create(site, ircd.port)
+        alice.wait(lambda: ("#botsite", BOT) in alice.joins, what="the bot to join")
+        pings = 0
+
+        def ping_answered() -> None:
+            nonlocal pings
+            pings += 1
+            alice.say("#botsite", "!ping")
+            alice.wait(
+                lambda: alice.heard_from(BOT, "#botsite").count("pong") == pings,
+                what=f"pong number {pings}",
+            )
+
+        ping_answered()
+
+        # The bridge killed outright, and started again.
+        bridge.popen.send_signal(signal.SIGKILL)
+        bridge.popen.wait(timeout=10)
+        bridge = bridge_start(2)
+        alice.wait(lambda: alice.joins.count(("#botsite", BOT)) == 2, what="the bot back")
+        ping_answered()
+
+        # Botsite down: the bridge answers the status command itself, and keeps what
+        # arrives until Botsite is back.
+        site.stop()
+        alice.say("#botsite", "!status")
+        alice.wait(
+            lambda: any("unreachable" in text for text in alice.heard_from(BOT, "#botsite")),
+            what="the bridge's own status answer",
+        )
+        pings += 1
+        alice.say("#botsite", "!ping")
+        site.start("--no-bridge")
+        alice.wait(
+            lambda: alice.heard_from(BOT, "#botsite").count("pong") == pings,
+            what="the ping sent while Botsite was down, answered",
+        )
+
+        # The IRC server restarted: everyone reconnects.
+        alice.quit()
+        ircd.stop()
+        ircd.start()
+        alice = Human(ircd.port, "alice")
+        alice.join("#botsite")
+        alice.wait(lambda: ("#botsite", BOT) in alice.joins, what="the bot back on the server")
+        pings_before = pings
+        pings = 0
+        ping_answered()
+
+        counts = relay_counts(site)
+        assert counts["in"] == pings_before + 1, counts
+        assert counts["bot"] == pings_before + 1, counts
+        wait_until(lambda: relay_counts(site)["unrelayed"] == 0, timeout=20, what="all relayed")
+        assert alice.heard_from(BOT, "#botsite") == ["pong"]
+        alice.quit()
+        bridge.stop()
