@@ -35,6 +35,23 @@ from chat.demo import demo_install
 # The `receiver` fixture: a local webhook receiver that verifies signatures.
 pytest_plugins = ["webhooks.tests.receiver"]
 
+#: Lines of each process's log a failed test's report shows.
+FAILED_TEST_LOG_LINES = 80
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that started processes shows the end of each one's log (its
+    `tmp_path/*.log`), so a failure in CI says what the processes saw."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.when != "call" or not report.failed or tmp_path is None:
+        return
+    for log in sorted(Path(tmp_path).glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-FAILED_TEST_LOG_LINES:]
+        report.sections.append((f"{log.name}, last {len(lines)} lines", "\n".join(lines)))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _database_connections_close_after_use():

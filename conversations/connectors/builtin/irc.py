@@ -54,6 +54,7 @@ class IrcConfigForm(forms.Form):
             ("nickserv", "NickServ IDENTIFY (the password)"),
             ("server", "Server password (PASS)"),
         ],
+        required=False,
         initial="none",
     )
     op_trust = forms.TypedChoiceField(
@@ -68,6 +69,9 @@ class IrcConfigForm(forms.Form):
         required=False,
         help_text="Trust a voiced participant gets at least (empty: none from the role).",
     )
+
+    def clean_auth(self) -> str:
+        return str(self.cleaned_data.get("auth") or "none")
 
     def clean_nick(self) -> str:
         nick: str = self.cleaned_data["nick"]

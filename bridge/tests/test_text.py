@@ -1,0 +1,37 @@
+import pytest
+
+from bridge.irc import _nick_stripped
+from bridge.text import lines_fit
+
+
+def test_short_lines_pass_and_empty_lines_go():
+    assert lines_fit("one\n\n  two  \n", max_bytes=100) == ["one", "two"]
+
+
+def test_a_long_line_is_cut_after_a_space_within_the_byte_limit():
+    text = "word " * 30
+    lines = lines_fit(text, max_bytes=42)
+    assert all(len(line.encode()) <= 42 for line in lines)
+    assert " ".join(lines).split() == text.split()
+    assert all(not line.startswith(" ") and not line.endswith(" ") for line in lines)
+
+
+@pytest.mark.parametrize("text", ["é" * 100, "日本語のテキスト" * 20, "🙂" * 50, "a" * 300])
+def test_a_cut_never_splits_a_character_and_loses_nothing(text):
+    lines = lines_fit(text, max_bytes=50)
+    assert all(len(line.encode()) <= 50 for line in lines)
+    assert "".join(lines) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("botsite: !ping", (True, "!ping")),
+        ("BotSite, get me the latest post", (True, "get me the latest post")),
+        ("botsite hi", (True, "hi")),
+        ("botsites are fun", (False, "botsites are fun")),
+        ("hello botsite", (False, "hello botsite")),
+    ],
+)
+def test_the_bots_nick_in_front_addresses_it_and_is_taken_off(text, expected):
+    assert _nick_stripped(text, "botsite") == expected
