@@ -118,6 +118,8 @@ class BridgeConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_PROTOCOL)
             return
         self.holder = holder
+        self.groups.add(realtime.BRIDGES_GROUP)
+        await self.channel_layer.group_add(realtime.BRIDGES_GROUP, self.channel_name)
         await self._lease()
         await self._relay_catch_up()
 
@@ -314,6 +316,10 @@ class BridgeConsumer(AsyncJsonWebsocketConsumer):
 
     async def messages_created(self, event: dict[str, Any]) -> None:
         await self._say([OutboundMessage(**message) for message in event["messages"]])
+
+    async def connectors_changed(self, event: dict[str, Any]) -> None:
+        await self._lease()
+        await self._relay_catch_up()
 
     async def room_typing(self, event: dict[str, Any]) -> None:
         """Typing is not shown on IRC; the bridge's networks that show it come later."""

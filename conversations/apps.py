@@ -16,8 +16,10 @@ class ConversationsConfig(AppConfig):
         from conversations.connectors.registry import connector_types
         from conversations.middleware import builtin as middleware  # noqa: F401
         from conversations.middleware.registry import middleware_types
+        from conversations.services.connectors import connector_signals_connect
 
         connector_types.entry_points_register()
         middleware_types.entry_points_register()
         config_signals_connect(*CONFIG_MODELS)
+        connector_signals_connect()
         memory_signals_connect()

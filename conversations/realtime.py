@@ -88,6 +88,24 @@ def _run_from_sync(
         async_to_sync(function)(*args, **kwargs)
 
 
+#: Every bridge's socket listens here: connectors changed, hold them anew.
+BRIDGES_GROUP = "bridges"
+CONNECTORS_CHANGED = "connectors.changed"
+
+
+def connectors_changed_broadcast() -> None:
+    """From sync code, after the commit: tell every bridge's socket to lease again now,
+    rather than at its next status beat."""
+
+    async def send() -> None:
+        try:
+            await get_channel_layer().group_send(BRIDGES_GROUP, {"type": CONNECTORS_CHANGED})
+        except (RedisError, OSError) as error:
+            logger.warning("telling the bridges failed (they lease at their next beat): %s", error)
+
+    _run_from_sync(send)
+
+
 def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 

@@ -56,7 +56,11 @@ def relay_counts(site) -> dict:
 
 
 def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tmp_path):
-    with ngircd(tmp_path) as ircd, embedded_site(tmp_path) as site:
+    # A post written from another process reaches the embedded worker through the sweeper.
+    with (
+        ngircd(tmp_path) as ircd,
+        embedded_site(tmp_path, DELIVERY_SWEEP_SECONDS="1", DELIVERY_STUCK_SECONDS="1") as site,
+    ):
         alice = Human(ircd.port, "alice")
         alice.join("#botsite")  # first in: a channel operator
         bob = Human(ircd.port, "bob")
@@ -77,8 +81,28 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
         bob.say("#botsite", "!set-command hello Hi there")
         bob.wait(lambda: len(bob.heard_from(BOT, "#botsite")) >= 3, what="bob's refusal")
         alice.say("#botsite", "!set-command hello Hi there")
+        alice.wait(
+            lambda: any("now answers" in text for text in alice.heard_from(BOT, "#botsite")),
+            what="the command set by an operator",
+        )
         alice.say("#botsite", "!hello")
         alice.wait(lambda: "Hi there" in alice.heard_from(BOT, "#botsite"), what="the new command")
+
+        # A subscribed channel gets a post once.
+        alice.say("#botsite", "!subscribe news")
+        alice.wait(
+            lambda: any("ubscribed" in text for text in alice.heard_from(BOT, "#botsite")),
+            what="the subscription",
+        )
+        site.django(
+            "from publishers import services\n"
+            "from publishers.models import Publisher\n"
+            "services.post_create(publisher=Publisher.objects.get(slug='news'), title='Hot off')\n"
+        )
+        alice.wait(
+            lambda: any("Hot off" in text for text in alice.heard_from(BOT, "#botsite")),
+            what="the post",
+        )
 
         replies = bob.heard_from(BOT, "#botsite")
         assert any("trust" in text.lower() for text in replies), replies
@@ -88,7 +112,9 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
             what="every reply marked relayed",
         )
         counts = relay_counts(site)
-        assert counts["in"] == 6, counts
+        assert counts["in"] == 7, counts
+        posts = [text for text in alice.heard_from(BOT, "#botsite") if "Hot off" in text]
+        assert len(posts) == 1, posts
         status = site.django(
             "from conversations.models import Connector\n"
             "c = Connector.objects.get()\n"

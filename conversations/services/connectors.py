@@ -3,18 +3,33 @@ holder reports, their rooms, and the bot's messages still to relay onto their ne
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from botsite.sealed import seal, unseal
+from conversations import realtime
 from conversations.connectors.registry import connector_types
 from conversations.models import Connector, Message, Participant, Room
 
 #: The holder's reports are written at most this often per connector when nothing changed.
 LAST_IN_RESOLUTION = timedelta(seconds=10)
+
+
+def connectors_changed(**signal: Any) -> None:
+    """A connector was added, edited, switched or deleted (a saved row: the admin, the API,
+    a shell): the bridges hold them anew at once. Leases and reported states are written
+    with `update()`, which sends no signal."""
+    transaction.on_commit(realtime.connectors_changed_broadcast)
+
+
+def connector_signals_connect() -> None:
+    post_save.connect(connectors_changed, sender=Connector, dispatch_uid="connectors-changed")
+    post_delete.connect(connectors_changed, sender=Connector, dispatch_uid="connectors-gone")
 
 
 def bridged_kinds() -> list[str]:
