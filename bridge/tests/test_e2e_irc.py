@@ -4,6 +4,7 @@
 import json
 import signal
 import sys
+import time
 
 import pytest
 
@@ -200,3 +201,60 @@ def test_nothing_is_lost_or_doubled_when_the_bridge_botsite_or_the_irc_server_re
         assert alice.heard_from(BOT, "#botsite") == ["pong"]
         alice.quit()
         bridge.stop()
+
+
+def bullets(human: Human) -> int:
+    return sum(text.startswith("•") for text in human.heard_from(BOT, "#botsite"))
+
+
+def test_on_irc_help_the_seeds_sentences_questions_and_batching_work_as_in_the_web_chat(
+    tmp_path,
+):
+    with ngircd(tmp_path) as ircd, embedded_site(tmp_path) as site:
+        alice, bob = Human(ircd.port, "alice"), Human(ircd.port, "bob")
+        alice.join("#botsite")
+        bob.join("#botsite")
+        connector_create(site, ircd.port)
+        alice.wait(lambda: ("#botsite", BOT) in alice.joins, what="the bot to join")
+        heard = lambda: alice.heard_from(BOT, "#botsite")  # noqa: E731
+
+        alice.say("#botsite", "!help")
+        alice.wait(lambda: any("!ping" in text for text in heard()), what="the help", timeout=60)
+
+        # The seed's latest-post sentences, addressed by the bot's nick or its names.
+        for sentence, posts in [
+            ("!latest-post", 1),
+            (f"{BOT}: get me the three most recent posts", 3),
+            (f"{BOT}, get me the 6th most recent post", 1),
+            ("hey bot, get me the most recent post about golang", 1),
+        ]:
+            expected = bullets(alice) + posts
+            alice.say("#botsite", sentence)
+            alice.wait(lambda n=expected: bullets(alice) == n, what=f"{posts} post(s): {sentence}")
+        assert "• Range-over-func iterators in Go" in heard()
+
+        # A question and its answer.
+        alice.say("#botsite", "!remember")
+        alice.wait(lambda: "What should I call it?" in heard(), what="the first question")
+        alice.say("#botsite", "wifi")
+        alice.wait(lambda: "What should I remember?" in heard(), what="the second question")
+        alice.say("#botsite", "correct horse")
+        alice.say("#botsite", "!recall wifi")
+        alice.wait(lambda: any("correct horse" in text for text in heard()), what="recall")
+
+        # Two people asking the same thing in one batching window: one reply to both.
+        site.django(
+            "from conversations.models import Bot\n"
+            "Bot.objects.filter(slug='demo').update(batch_window_ms=2000)\n"
+            "from conversations.config import bot_config_changed\n"
+            "bot_config_changed(bot_id=Bot.objects.get(slug='demo').pk)\n"
+        )
+        window = 2.0
+        time.sleep(window - time.time() % window + 0.05)
+        alice.say("#botsite", "!ping")
+        bob.say("#botsite", "!ping")
+        alice.wait(lambda: any(t.endswith(": pong") for t in heard()), what="one reply to both")
+        [reply] = [text for text in heard() if "pong" in text]
+        assert sorted(reply.removesuffix(": pong").split(", ")) == ["alice", "bob"], reply
+        alice.quit()
+        bob.quit()
