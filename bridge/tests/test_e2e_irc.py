@@ -254,7 +254,7 @@ def test_on_irc_help_the_seeds_sentences_questions_and_batching_work_as_in_the_w
         alice.say("#botsite", "!ping")
         bob.say("#botsite", "!ping")
         alice.wait(lambda: any(t.endswith(": pong") for t in heard()), what="one reply to both")
-        [reply] = [text for text in heard() if "pong" in text]
+        [reply] = [text for text in heard() if text.endswith("pong")]
         assert sorted(reply.removesuffix(": pong").split(", ")) == ["alice", "bob"], reply
         alice.quit()
         bob.quit()
