@@ -30,6 +30,9 @@ STATUS_SECONDS = 5.0
 RESEND_SECONDS = 10.0
 #: Frames kept while Botsite is away; past this the oldest go (logged).
 OUTBOX_MAX = 10_000
+#: Message ids said recently: Botsite says again what it has no `sent` for yet (after a
+#: reconnect), and a message still queued or just sent must not go out twice.
+RECENT_SAYS_MAX = 10_000
 LINK_RETRY_MAX_SECONDS = 30.0
 CLOSE_UNAUTHORIZED = 4401
 
@@ -41,6 +44,7 @@ class Bridge:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.outbox: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
         self.sent_ids: list[int] = []
+        self.recent_says: OrderedDict[int, None] = OrderedDict()
         self.connections: dict[int, IrcConnection] = {}
         self.specs: dict[int, dict[str, Any]] = {}
         self.ws: Any = None
@@ -91,7 +95,10 @@ class Bridge:
             self.outbox.pop(frame.get("event_id", ""), None)
         elif kind == "say":
             connection = self.connections.get(frame.get("connector"))  # type: ignore[arg-type]
-            if connection is not None:
+            if connection is not None and frame["id"] not in self.recent_says:
+                self.recent_says[frame["id"]] = None
+                while len(self.recent_says) > RECENT_SAYS_MAX:
+                    self.recent_says.popitem(last=False)
                 connection.say(frame["id"], frame["room"], frame["lines"])
         elif kind == "error":
             event_id = frame.get("event_id")
@@ -106,8 +113,12 @@ class Bridge:
         wanted = {spec["id"]: spec for spec in specs}
         for connector_id in list(self.connections):
             if self.specs.get(connector_id) != wanted.get(connector_id):
-                await self.connections.pop(connector_id).stop()
+                stopped = self.connections.pop(connector_id)
+                await stopped.stop()
                 self.specs.pop(connector_id, None)
+                # Not sent: Botsite says them again, and they must not be taken for repeats.
+                for message_id in stopped.unsent:
+                    self.recent_says.pop(message_id, None)
         for connector_id, spec in wanted.items():
             if connector_id in self.connections or spec["kind"] != "irc":
                 continue

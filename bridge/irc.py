@@ -116,6 +116,8 @@ class IrcConnection:
         self.pinged_at: float | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.counter = 0
+        #: Ids of messages queued here and not all out yet: lost if this connection stops.
+        self.unsent: set[int] = set()
         self.nonce = secrets.token_hex(8)
 
     def start(self) -> None:
@@ -130,6 +132,7 @@ class IrcConnection:
                 await self.client.quit("Botsite bridge stopping")
 
     def say(self, message_id: int, target: str, lines: list[str]) -> None:
+        self.unsent.add(message_id)
         self.queue.put_nowait(_Say(message_id, target, lines))
 
     # The connection.
@@ -265,6 +268,7 @@ class IrcConnection:
                 )
                 self.is_ready.clear()
                 continue
+            self.unsent.discard(say.message_id)
             if say.message_id:
                 await self.sent(say.message_id)
             say = None

@@ -267,11 +267,12 @@ class BridgeConsumer(AsyncJsonWebsocketConsumer):
             where = self.room_targets.get(message.room_id)
             if message.sender_kind != Message.SenderKind.BOT or where is None:
                 continue
-            if message.id in self.said:
+            connector_id, target = where
+            held = self.held.get(connector_id)  # None: another bridge holds it now
+            if held is None or message.id in self.said:
                 continue
             self.said.add(message.id)
-            connector_id, target = where
-            frame = self.held[connector_id].type.render(message)
+            frame = held.type.render(message)
             await self.send_json({**frame, "connector": connector_id, "room": target})
 
     async def _sent(self, content: dict[str, Any]) -> None:
