@@ -13,8 +13,17 @@ from rest_framework.serializers import BaseSerializer
 from actions.models import Action, Command, Pattern, ResponseTemplate
 from actions.services import bot_defaults_install
 from botsite.db import instance_delete
-from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+from conversations.models import (
+    Bot,
+    BotMiddleware,
+    Connector,
+    MemoryEntry,
+    Message,
+    Participant,
+    Room,
+)
 from conversations.services import memory_entries_changed
+from conversations.services.connectors import connector_secret_set
 from integrations import serializers
 from integrations.audit import api_actor, audit_context
 from integrations.events import event_deliveries_retry, event_hook_create
@@ -86,6 +95,28 @@ class BotMiddlewareViewSet(TenantModelViewSet):
     serializer_class = serializers.BotMiddlewareSerializer
     filterset_fields = ["bot", "kind", "is_enabled"]
     ordering_fields = ["position", "id"]
+
+
+class ConnectorViewSet(TenantModelViewSet):
+    """A bot's accounts on networks held by the bridge (IRC), with the state it reports."""
+
+    queryset = Connector.objects.select_related("bot")
+    serializer_class = serializers.ConnectorSerializer
+    filterset_fields = ["bot", "kind", "is_enabled", "status"]
+    ordering_fields = ["name", "id"]
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        self._save(serializer)
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        self._save(serializer)
+
+    def _save(self, serializer: BaseSerializer) -> None:
+        password = serializer.validated_data.pop("password", None)
+        with audit_context(api_actor(self.request)), transaction.atomic():
+            connector = serializer.save()
+            if password is not None:
+                connector_secret_set(connector=connector, secret=password)
 
 
 class ActionViewSet(TenantModelViewSet):

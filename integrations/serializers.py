@@ -12,7 +12,15 @@ from rest_framework.settings import api_settings
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
 from botsite.fields import StringListField
-from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+from conversations.models import (
+    Bot,
+    BotMiddleware,
+    Connector,
+    MemoryEntry,
+    Message,
+    Participant,
+    Room,
+)
 from integrations.models import ApiToken, EventDelivery, EventHook
 from integrations.tenancy import BOT_PATHS, tenant_scope
 from publishers.models import Delivery, Post, Publisher, Subscription
@@ -157,7 +165,44 @@ class RoomSerializer(TenantModelSerializer):
     class Meta:
         model = Room
         fields = _model_fields(Room)
-        read_only_fields = ["created_at"]
+        # A connector's rooms are made as its bridge meets them.
+        read_only_fields = ["created_at", "via"]
+
+
+class ConnectorSerializer(TenantModelSerializer):
+    """A bot's account on a network held by the bridge. `password` is write-only and
+    stored sealed; `has_password` says whether one is stored."""
+
+    bot = BotSlugField()
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False, max_length=500
+    )
+    has_password = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Connector
+        fields = [*_model_fields(Connector, "secret_sealed"), "password", "has_password"]
+        read_only_fields = [
+            "status",
+            "status_detail",
+            "joined",
+            "lag_ms",
+            "last_in_at",
+            "last_out_at",
+            "lease_holder",
+            "lease_until",
+            "created_at",
+        ]
+
+    def get_has_password(self, connector: Connector) -> bool:
+        return bool(connector.secret_sealed)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        password = attrs.pop("password", None)
+        attrs = super().validate(attrs)
+        if password is not None:
+            attrs["password"] = password
+        return attrs
 
 
 class ParticipantSerializer(TenantModelSerializer):

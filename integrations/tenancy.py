@@ -6,7 +6,15 @@ from django.db import models
 from rest_framework.request import Request
 
 from actions.models import Action, ActionRun, Command, Pattern, ResponseTemplate
-from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+from conversations.models import (
+    Bot,
+    BotMiddleware,
+    Connector,
+    MemoryEntry,
+    Message,
+    Participant,
+    Room,
+)
 from integrations.models import ApiToken, EventDelivery, EventHook
 from integrations.services import api_token_bot_ids
 from publishers.models import Delivery, Post, Publisher, PublisherRun, Subscription
@@ -16,6 +24,7 @@ from webhooks.models import WebhookEndpoint
 BOT_PATHS: dict[type[models.Model], str] = {
     Bot: "pk",
     BotMiddleware: "bot",
+    Connector: "bot",
     Action: "bot",
     ActionRun: "bot",
     Command: "bot",

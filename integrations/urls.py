@@ -11,6 +11,7 @@ from integrations.conversation import BotMessagesView
 router = DefaultRouter()
 router.register("bots", api.BotViewSet, basename="bot")
 router.register("middleware", api.BotMiddlewareViewSet, basename="middleware")
+router.register("connectors", api.ConnectorViewSet, basename="connector")
 router.register("actions", api.ActionViewSet, basename="action")
 router.register("commands", api.CommandViewSet, basename="command")
 router.register("patterns", api.PatternViewSet, basename="pattern")

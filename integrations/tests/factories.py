@@ -6,7 +6,15 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from actions.models import Action, Command, Pattern, ResponseTemplate
-from conversations.models import Bot, BotMiddleware, MemoryEntry, Message, Participant, Room
+from conversations.models import (
+    Bot,
+    BotMiddleware,
+    Connector,
+    MemoryEntry,
+    Message,
+    Participant,
+    Room,
+)
 from conversations.tests.factories import (
     BotFactory,
     MessageFactory,
@@ -33,6 +41,7 @@ class Tenant:
 
     bot: Bot
     middleware: BotMiddleware
+    connector: Connector
     action: Action
     command: Command
     pattern: Pattern
@@ -68,6 +77,9 @@ def tenant_make(slug: str) -> Tenant:
     return Tenant(
         bot=bot,
         middleware=BotMiddleware.objects.create(bot=bot, kind="ignore_list"),
+        connector=Connector.objects.create(
+            bot=bot, kind="irc", name="net", config={"host": "127.0.0.1", "nick": "bot"}
+        ),
         action=action,
         command=Command.objects.create(bot=bot, word="greet", action=action),
         pattern=Pattern.objects.create(bot=bot, action=action, regex=r"hello"),

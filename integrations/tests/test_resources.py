@@ -64,7 +64,16 @@ def sibling_token(tenant: Tenant) -> ApiToken:
     )[0]
 
 
+IRC = {"host": "127.0.0.1", "port": 6667, "nick": "newbot", "channels": ["#new"]}
+
 ENDPOINTS = [
+    Endpoint(
+        "connector",
+        lambda t: t.connector,
+        create=lambda t: {"bot": t.bot.slug, "kind": "irc", "name": "new", "config": IRC},
+        update=lambda t: {"is_enabled": False},
+        invalid=(lambda t: {"config": {**IRC, "channels": ["no-hash"]}}, "config"),
+    ),
     Endpoint(
         "bot",
         lambda t: t.bot,

@@ -41,7 +41,9 @@ def formatting_strip(text: str) -> str:
 
 class IrcConfigForm(forms.Form):
     host = forms.CharField(max_length=255, help_text="The server, e.g. irc.libera.chat.")
-    port = forms.IntegerField(min_value=1, max_value=65535, initial=6697)
+    port = forms.IntegerField(
+        min_value=1, max_value=65535, required=False, help_text="Empty: 6697 with TLS, else 6667."
+    )
     tls = forms.BooleanField(required=False, initial=True, help_text="TLS (port 6697 usually).")
     nick = forms.CharField(max_length=30, help_text="The bot's nick; _ is added on a collision.")
     channels = StringListFormField(
@@ -69,6 +71,12 @@ class IrcConfigForm(forms.Form):
         required=False,
         help_text="Trust a voiced participant gets at least (empty: none from the role).",
     )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("port"):
+            cleaned["port"] = 6697 if cleaned.get("tls") else 6667
+        return cleaned
 
     def clean_auth(self) -> str:
         return str(self.cleaned_data.get("auth") or "none")

@@ -1,0 +1,56 @@
+"""Connectors over the REST API: the password goes in and never comes out."""
+
+import pytest
+from django.urls import reverse
+
+from conversations.models import Connector
+from conversations.services.connectors import connector_secret
+
+pytestmark = pytest.mark.django_db
+
+IRC = {"host": "127.0.0.1", "port": 6667, "nick": "newbot", "channels": ["#new"]}
+
+
+def test_a_password_set_through_the_api_is_stored_sealed_and_never_returned(own, api):
+    tenant = own
+    created = api.post(
+        reverse("api:connector-list"),
+        {
+            "bot": tenant.bot.slug,
+            "kind": "irc",
+            "name": "libera",
+            "config": IRC,
+            "password": "hunter2",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    connector = Connector.objects.get(pk=body["id"])
+    assert body["has_password"] is True
+    assert "hunter2" not in created.content.decode()
+    assert "secret_sealed" not in body
+    assert connector_secret(connector) == "hunter2"
+    assert "hunter2" not in connector.secret_sealed
+
+    read = api.get(reverse("api:connector-detail", args=[connector.pk]))
+    assert "hunter2" not in read.content.decode()
+    renamed = api.patch(
+        reverse("api:connector-detail", args=[connector.pk]), {"name": "Libera"}, format="json"
+    )
+    assert renamed.status_code == 200
+    assert connector_secret(connector) == "hunter2", "a write without a password keeps it"
+    api.patch(reverse("api:connector-detail", args=[connector.pk]), {"password": ""}, format="json")
+    connector.refresh_from_db()
+    assert connector.secret_sealed == ""
+
+
+def test_the_state_the_bridge_reports_cannot_be_written_through_the_api(own, api):
+    tenant = own
+    api.patch(
+        reverse("api:connector-detail", args=[tenant.connector.pk]),
+        {"status": "connected", "lease_holder": "me"},
+        format="json",
+    )
+    tenant.connector.refresh_from_db()
+    assert (tenant.connector.status, tenant.connector.lease_holder) == ("offline", "")
