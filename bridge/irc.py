@@ -235,7 +235,9 @@ class IrcConnection:
     async def _send_paced(self) -> None:
         """Each message's lines in order, paced; a message cut by a lost connection goes on
         from its first unsent line once connected again."""
-        tokens, at = float(SEND_BURST), time.monotonic()
+        burst = int(self.config.get("burst") or SEND_BURST)
+        per_second = float(self.config.get("lines_per_second") or SEND_PER_SECOND)
+        tokens, at = float(burst), time.monotonic()
         say: _Say | None = None
         lines: list[str] = []
         while True:
@@ -253,10 +255,10 @@ class IrcConnection:
             try:
                 while lines:
                     now = time.monotonic()
-                    tokens = min(SEND_BURST, tokens + (now - at) * SEND_PER_SECOND)
+                    tokens = min(burst, tokens + (now - at) * per_second)
                     at = now
                     if tokens < 1:
-                        await asyncio.sleep((1 - tokens) / SEND_PER_SECOND)
+                        await asyncio.sleep((1 - tokens) / per_second)
                         tokens, at = 1.0, time.monotonic()
                     tokens -= 1
                     await client.rawmsg("PRIVMSG", say.target, lines[0])

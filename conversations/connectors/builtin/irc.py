@@ -59,6 +59,16 @@ class IrcConfigForm(forms.Form):
         required=False,
         initial="none",
     )
+    lines_per_second = forms.FloatField(
+        min_value=0.1,
+        max_value=1000,
+        required=False,
+        help_text="Lines the bot sends per second after a burst (empty: 1, under public "
+        "networks' flood limits; raise it only on a server of your own).",
+    )
+    burst = forms.IntegerField(
+        min_value=1, max_value=1000, required=False, help_text="Lines at once (empty: 4)."
+    )
     op_trust = forms.TypedChoiceField(
         choices=[(level.value, level.name.title()) for level in TrustLevel],
         coerce=int,
