@@ -15,6 +15,7 @@ total rate, spread over the people, latency from each send to its answer.
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import threading
@@ -146,7 +147,7 @@ def main() -> list[dict[str, Any]]:
         if result.returncode:
             raise SystemExit(result.stderr)
     logs = RESULTS / "logs-irc"
-    ircd = Ngircd(logs / "ircd", logs)
+    ircd = Ngircd(logs / "ircd", logs, penalties=False)
     ircd.start()
     processes: list[Process] = []
     results = []
@@ -172,7 +173,11 @@ def main() -> list[dict[str, Any]]:
         bridge = start(
             "bridge",
             [sys.executable, "-m", "bridge"],
-            {**env, "BRIDGE_BOTSITE_URL": f"ws://127.0.0.1:{port}"},
+            {
+                **env,
+                "BRIDGE_BOTSITE_URL": f"ws://127.0.0.1:{port}",
+                "LOG_LEVEL": os.environ.get("BENCH_BRIDGE_LOG_LEVEL", "INFO"),
+            },
             logs,
         )
         processes.append(bridge)

@@ -9,12 +9,11 @@ import logging
 import time
 from typing import Any
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from actions.selectors import room_is_busy
+from botsite.consumers import DirectJsonWebsocketConsumer
 from botsite.database_outage import (
     SOCKET_DETAIL,
     WEBSOCKET_CLOSE_CODE,
@@ -77,7 +76,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ChatConsumer(DirectJsonWebsocketConsumer):
     connector = WebChatConnector()
     room_group: str | None = None
     #: False while the channel layer is down (live pushes paused); the client is told.
@@ -118,23 +117,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.accept()
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels' own dispatch first closes stale database connections, a hop to the one
-        # thread that all of a process's database work shares, before every frame and every
-        # room event. Under load that thread is busy storing batches, so each frame waited
-        # behind them twice (BENCHMARKS.md). This consumer touches the database only through
-        # `database_sync_to_async`, which does the same cleanup around each of its calls.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        try:
-            await handler(message)
-        except Exception as error:
-            if not is_database_outage(error):
-                raise
-            await self._database_unavailable(
-                error, is_connecting=message["type"] == "websocket.connect"
-            )
+    async def dispatch_failed(self, message: dict[str, Any], error: Exception) -> None:
+        if not is_database_outage(error):
+            raise error
+        await self._database_unavailable(
+            error, is_connecting=message["type"] == "websocket.connect"
+        )
 
     async def disconnect(self, code: int) -> None:
         await self.address.socket_close()

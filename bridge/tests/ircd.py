@@ -26,7 +26,7 @@ MaxJoins = 0
 MaxNickLength = 30
 PingTimeout = 120
 PongTimeout = 20
-
+{limits}
 [Options]
 DNS = no
 Ident = no
@@ -41,11 +41,14 @@ def ngircd_required() -> None:
 
 
 class Ngircd:
-    def __init__(self, directory: Path, logs: Path) -> None:
+    def __init__(self, directory: Path, logs: Path, *, penalties: bool = True) -> None:
+        """`penalties=False`: no flood penalties (ngircd slows a client to about a line a
+        second otherwise), for measuring more than the server's own limit."""
         self.port = free_port()
         self.config = directory / "ngircd.conf"
         directory.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(CONFIG.format(port=self.port))
+        limits = "" if penalties else "MaxPenaltyTime = 0\n"
+        self.config.write_text(CONFIG.format(port=self.port, limits=limits))
         self.logs = logs
         self.process: Process | None = None
         self.starts = 0
