@@ -1,5 +1,6 @@
 """A real IRC server for the tests: Debian's ngircd on a free loopback port."""
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,14 @@ DNS = no
 Ident = no
 PAM = no
 """
+
+
+#: The IRC end-to-end tests run the embedded system (SQLite, an in-process broker) whatever
+#: the environment: CI's second pass, on PostgreSQL and Redis, would run them again alike.
+once_in_ci = pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")),
+    reason="the embedded system, as in CI's first pass; the same test again adds nothing",
+)
 
 
 def ngircd_required() -> None:

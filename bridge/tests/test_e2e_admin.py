@@ -5,9 +5,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from botsite.tests.sites import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_required, embedded_site
 from bridge.tests.humans import Human
-from bridge.tests.ircd import ngircd
+from bridge.tests.ircd import ngircd, once_in_ci
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, once_in_ci]
 
 
 def test_staff_add_an_irc_server_and_channel_in_the_admin_and_the_bot_answers_there(tmp_path):

@@ -11,9 +11,9 @@ import pytest
 from botsite.tests.processes import start, wait_until
 from botsite.tests.sites import embedded_site
 from bridge.tests.humans import Human
-from bridge.tests.ircd import ngircd
+from bridge.tests.ircd import ngircd, once_in_ci
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, once_in_ci]
 
 BOT = "botsite"
 
