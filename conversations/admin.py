@@ -67,6 +67,19 @@ class ConnectorForm(forms.ModelForm):
             ]
 
 
+#: What the bridge holding a connector reports, as the admin shows it (read-only).
+REPORTED = [
+    "status_shown",
+    "status_detail",
+    "joined_shown",
+    "lag_ms",
+    "last_in_at",
+    "last_out_at",
+    "lease_holder",
+    "lease_until",
+]
+
+
 @admin.register(Connector)
 class ConnectorAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     """A bot's accounts on networks held by the bridge; the state is what it last said."""
@@ -76,34 +89,13 @@ class ConnectorAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_filter = ["kind", "status", "is_enabled", "bot"]
     list_select_related = ["bot"]
     search_fields = ["name", "bot__slug"]
-    readonly_fields = [
-        "status_shown",
-        "status_detail",
-        "joined_shown",
-        "lag_ms",
-        "last_in_at",
-        "last_out_at",
-        "lease_holder",
-        "lease_until",
-        "has_password",
-    ]
+    readonly_fields = [*REPORTED, "has_password"]
     fieldsets = [
         (None, {"fields": ["bot", "kind", "name", "config", "is_enabled"]}),
         ("Password", {"fields": ["has_password", "password", "password_clear"]}),
         (
             "State, as the bridge holding it last reported",
-            {
-                "fields": [
-                    "status_shown",
-                    "status_detail",
-                    "joined_shown",
-                    "lag_ms",
-                    "last_in_at",
-                    "last_out_at",
-                    "lease_holder",
-                    "lease_until",
-                ]
-            },
+            {"fields": REPORTED},
         ),
     ]
 

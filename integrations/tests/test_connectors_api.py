@@ -54,3 +54,14 @@ def test_the_state_the_bridge_reports_cannot_be_written_through_the_api(own, api
     )
     tenant.connector.refresh_from_db()
     assert (tenant.connector.status, tenant.connector.lease_holder) == ("offline", "")
+
+
+def test_a_room_cannot_be_pointed_at_a_connector_through_the_api(own, foreign, api):
+    """Rooms meet their connector through the bridge; the API must not move them, least
+    of all onto another tenant's connector."""
+    response = api.patch(
+        reverse("api:room-detail", args=[own.room.pk]), {"via": foreign.connector.pk}, format="json"
+    )
+    own.room.refresh_from_db()
+    assert response.status_code == 200
+    assert own.room.via_id is None
