@@ -21,7 +21,8 @@ from typing import Any
 
 import websockets
 
-from bridge.irc import Arrival, IrcConnection
+from bridge.connection import Arrival, Connection, Say
+from bridge.networks import connection_types
 
 logger = logging.getLogger("bridge")
 
@@ -45,7 +46,7 @@ class Bridge:
         self.outbox: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
         self.sent_ids: list[int] = []
         self.recent_says: OrderedDict[int, None] = OrderedDict()
-        self.connections: dict[int, IrcConnection] = {}
+        self.connections: dict[int, Connection] = {}
         self.specs: dict[int, dict[str, Any]] = {}
         self.ws: Any = None
         self.offline_since: datetime | None = datetime.now(UTC)
@@ -92,14 +93,23 @@ class Bridge:
         if kind == "connectors":
             await self._connectors_hold(frame["connectors"])
         elif kind == "ack":
-            self.outbox.pop(frame.get("event_id", ""), None)
+            event_id = frame.get("event_id", "")
+            acked = self.outbox.pop(event_id, None)
+            if acked is not None and acked[1]["connector"] in self.connections:
+                self.connections[acked[1]["connector"]].acked(event_id)
         elif kind == "say":
             connection = self.connections.get(frame.get("connector"))  # type: ignore[arg-type]
             if connection is not None and frame["id"] not in self.recent_says:
                 self.recent_says[frame["id"]] = None
                 while len(self.recent_says) > RECENT_SAYS_MAX:
                     self.recent_says.popitem(last=False)
-                connection.say(frame["id"], frame["room"], frame["lines"])
+                connection.say(
+                    Say(frame["id"], frame["room"], frame["lines"], frame.get("html") or "")
+                )
+        elif kind == "typing":
+            connection = self.connections.get(frame.get("connector"))  # type: ignore[arg-type]
+            if connection is not None:
+                await connection.typing(str(frame.get("room")), frame.get("typing") is True)
         elif kind == "error":
             event_id = frame.get("event_id")
             logger.warning(
@@ -112,7 +122,10 @@ class Bridge:
     async def _connectors_hold(self, specs: list[dict[str, Any]]) -> None:
         wanted = {spec["id"]: spec for spec in specs}
         for connector_id in list(self.connections):
-            if self.specs.get(connector_id) != wanted.get(connector_id):
+            # The cursor is where a connection resumes, not what it is: it changes as it goes.
+            if _without_cursor(self.specs.get(connector_id)) != _without_cursor(
+                wanted.get(connector_id)
+            ):
                 stopped = self.connections.pop(connector_id)
                 await stopped.stop()
                 self.specs.pop(connector_id, None)
@@ -120,26 +133,27 @@ class Bridge:
                 for message_id in stopped.unsent:
                     self.recent_says.pop(message_id, None)
         for connector_id, spec in wanted.items():
-            if connector_id in self.connections or spec["kind"] != "irc":
+            if connector_id in self.connections or spec["kind"] not in connection_types:
                 continue
             connection = self._connection_make(connector_id, spec)
             self.connections[connector_id], self.specs[connector_id] = connection, spec
             connection.start()
             logger.info("bridge %s: holding connector %s", self.name, connector_id)
 
-    def _connection_make(self, connector_id: int, spec: dict[str, Any]) -> IrcConnection:
+    def _connection_make(self, connector_id: int, spec: dict[str, Any]) -> Connection:
         prefix = spec.get("command_prefix") or "!"
 
         async def deliver(arrival: Arrival) -> None:
             await self._deliver(connector_id, arrival)
 
-        return IrcConnection(
+        return connection_types[spec["kind"]](
             connector_id,
             spec["config"],
             spec.get("secret") or "",
             deliver=deliver,
             sent=self._sent,
             local_answer=lambda text: self._local_answer(prefix, text),
+            cursor=spec.get("cursor") or "",
         )
 
     async def _deliver(self, connector_id: int, arrival: Arrival) -> None:
@@ -149,7 +163,7 @@ class Bridge:
             "event_id": arrival.event_id,
             "room": arrival.target,
             "direct": arrival.is_direct,
-            "sender": {"id": arrival.sender, "name": arrival.sender},
+            "sender": {"id": arrival.sender, "name": arrival.sender_name or arrival.sender},
             "roles": arrival.roles,
             "text": arrival.text,
             "addressed": arrival.is_addressed,
@@ -203,6 +217,7 @@ class Bridge:
                     "detail": connection.status.detail,
                     "joined": connection.status.joined,
                     "lag_ms": connection.status.lag_ms,
+                    "cursor": connection.cursor,
                 }
                 for connector_id, connection in self.connections.items()
             ]
@@ -212,3 +227,7 @@ class Bridge:
             for event_id, (at, frame) in list(self.outbox.items()):
                 if at < stale and await self._send(frame):
                     self.outbox[event_id] = (time.monotonic(), frame)
+
+
+def _without_cursor(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if spec is None else {key: value for key, value in spec.items() if key != "cursor"}

@@ -1,18 +1,21 @@
-"""One IRC connection of the bridge: a bot's nick on a server, its channels, its private
-messages; reconnected with backoff and jitter, sends paced under the server's flood limit."""
+"""IRC and Twitch connections of the bridge: a bot's nick on a server, its channels, its
+private messages; sends paced under the server's flood limit, cut to its line limit."""
 
 import asyncio
-import contextlib
 import logging
-import random
-import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pydle
 
+from bridge.connection import (
+    Arrival,
+    Connection,
+    ConnectionLost,
+    ConnectionState,
+    Say,
+    addressed_stripped,
+)
 from bridge.text import lines_fit
 
 logger = logging.getLogger(__name__)
@@ -21,48 +24,13 @@ logger = logging.getLogger(__name__)
 #: ours (":nick!user@host PRIVMSG target :") is counted with room for a long user and host.
 LINE_BYTES = 510
 HOSTMASK_ALLOWANCE = 10 + 63 + 4
-#: Lines at once, then lines per second: under the usual servers' flood limits (ngircd
-#: and Libera disconnect or stall a client that sends faster for long).
-SEND_BURST = 4
-SEND_PER_SECOND = 1.0
-RECONNECT_FIRST_SECONDS = 1.0
-RECONNECT_MAX_SECONDS = 120.0
-
-
-@dataclass
-class Arrival:
-    """A message from the network, as the bridge hands it to Botsite."""
-
-    event_id: str
-    target: str
-    is_direct: bool
-    sender: str
-    roles: list[str]
-    text: str
-    is_addressed: bool
-
-
-Deliver = Callable[[Arrival], Awaitable[None]]
-Sent = Callable[[int], Awaitable[None]]
-
-
-@dataclass
-class _Say:
-    message_id: int
-    target: str
-    lines: list[str]
-
-
-@dataclass
-class IrcState:
-    state: str = "connecting"
-    detail: str = ""
-    joined: list[str] = field(default_factory=list)
-    lag_ms: int | None = None
+#: Twitch: a chat message holds at most 500 characters.
+TWITCH_CHARS = 500
+TWITCH_CAPABILITIES = ("twitch.tv/tags", "twitch.tv/commands", "twitch.tv/membership")
 
 
 class _Client(pydle.Client):  # type: ignore[misc]
-    # The connection reconnects itself with backoff and jitter (`IrcConnection._run`).
+    # The connection reconnects itself with backoff and jitter (`Connection._run`).
     RECONNECT_ON_ERROR = False
 
     def __init__(self, owner: "IrcConnection", **kwargs: Any) -> None:
@@ -76,6 +44,12 @@ class _Client(pydle.Client):  # type: ignore[misc]
     async def on_disconnect(self, expected: bool) -> None:
         await super().on_disconnect(expected)
         self.owner.disconnected(expected)
+
+    async def on_raw_privmsg(self, message: Any) -> None:
+        # The tags (IRCv3 message-tags: Twitch's badges, display-name, id) are on the raw
+        # message only; `on_message` reads them from here.
+        self.owner.tags = dict(getattr(message, "tags", None) or {})
+        await super().on_raw_privmsg(message)
 
     async def on_message(self, target: str, by: str, message: str) -> None:
         await super().on_message(target, by, message)
@@ -94,46 +68,21 @@ class _Client(pydle.Client):  # type: ignore[misc]
         self.owner.ponged()
 
 
-class IrcConnection:
-    """Keeps one connector's nick on its server until stopped."""
+class IrcConnection(Connection):
+    """One connector's nick on one IRC server."""
 
-    def __init__(
-        self,
-        connector_id: int,
-        config: dict[str, Any],
-        secret: str,
-        *,
-        deliver: Deliver,
-        sent: Sent,
-        local_answer: Callable[[str], str | None],
-    ) -> None:
-        self.connector_id, self.config, self.secret = connector_id, config, secret
-        self.deliver, self.sent, self.local_answer = deliver, sent, local_answer
-        self.status = IrcState()
-        self.queue: asyncio.Queue[_Say] = asyncio.Queue()
+    kind = "irc"
+    #: Lines at once, then lines per second: under the usual servers' flood limits (ngircd
+    #: and Libera disconnect or stall a client that sends faster for long).
+    SEND_BURST = 4
+    SEND_PER_SECOND = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.client: _Client | None = None
-        self.is_ready = asyncio.Event()
+        self.closed: asyncio.Future[None] | None = None
         self.pinged_at: float | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-        self.counter = 0
-        #: Ids of messages queued here and not all out yet: lost if this connection stops.
-        self.unsent: set[int] = set()
-        self.nonce = secrets.token_hex(8)
-
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(self._run()), loop.create_task(self._send_paced())]
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        if self.client is not None and self.client.connected:
-            with contextlib.suppress(Exception):  # leaving anyway
-                await self.client.quit("Botsite bridge stopping")
-
-    def say(self, message_id: int, target: str, lines: list[str]) -> None:
-        self.unsent.add(message_id)
-        self.queue.put_nowait(_Say(message_id, target, lines))
+        self.tags: dict[str, Any] = {}
 
     # The connection.
 
@@ -149,30 +98,28 @@ class IrcConnection:
             kwargs |= {"sasl_username": nick, "sasl_password": self.secret}
         return _Client(self, **kwargs)
 
-    async def _run(self) -> None:
-        delay = RECONNECT_FIRST_SECONDS
-        while True:
-            self.is_ready.clear()
-            self.status = IrcState(state="connecting")
-            self.client = self._client_make()
-            closed = asyncio.get_running_loop().create_future()
-            self._closed = closed
-            try:
-                await self.client.connect(
-                    self.config["host"],
-                    int(self.config.get("port") or 6667),
-                    tls=bool(self.config.get("tls")),
-                    tls_verify=bool(self.config.get("tls")),
-                    password=self.secret if self.config.get("auth") == "server" else None,
-                )
-                await closed
-                delay = RECONNECT_FIRST_SECONDS
-            except (TimeoutError, OSError, pydle.Error) as error:
-                self.status = IrcState(state="failing", detail=str(error) or type(error).__name__)
-                logger.warning("irc %s: %s", self.connector_id, self.status.detail)
-            # Jitter: bridges that lost a server together do not come back in one wave.
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
-            delay = min(RECONNECT_MAX_SECONDS, delay * 2)
+    def _server_password(self) -> str | None:
+        return self.secret if self.config.get("auth") == "server" and self.secret else None
+
+    async def _session(self) -> None:
+        self.client = self._client_make()
+        self.closed = asyncio.get_running_loop().create_future()
+        tls = bool(self.config.get("tls"))
+        try:
+            await self.client.connect(
+                self.config["host"],
+                int(self.config.get("port") or 6667),
+                tls=tls,
+                tls_verify=tls and self.config.get("tls_verify", True) is not False,
+                password=self._server_password(),
+            )
+        except pydle.Error as error:
+            raise ConnectionLost(str(error) or type(error).__name__) from error
+        await self.closed
+
+    async def _close(self) -> None:
+        if self.client is not None and self.client.connected:
+            await self.client.quit("Botsite bridge stopping")
 
     async def connected(self) -> None:
         assert self.client is not None  # noqa: S101
@@ -180,16 +127,17 @@ class IrcConnection:
             await self.client.message("NickServ", f"IDENTIFY {self.secret}")
         for channel in self.config.get("channels", []):
             await self.client.join(channel)
-        self.status = IrcState(state="connected", joined=list(self.config.get("channels", [])))
+        self.status = ConnectionState(
+            state="connected", joined=list(self.config.get("channels", []))
+        )
         self.is_ready.set()
 
     def disconnected(self, expected: bool) -> None:
         self.is_ready.clear()
         if not expected:
-            self.status = IrcState(state="failing", detail="disconnected by the server")
-        closed = getattr(self, "_closed", None)
-        if closed is not None and not closed.done():
-            closed.set_result(None)
+            self.status = ConnectionState(state="failing", detail="disconnected by the server")
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
 
     def ponged(self) -> None:
         if self.pinged_at is not None:
@@ -206,79 +154,137 @@ class IrcConnection:
         assert self.client is not None  # noqa: S101
         is_direct = not self.client.is_channel(target)
         where = by if is_direct else target
-        addressed, text = _nick_stripped(text, self.client.nickname)
+        addressed, text = addressed_stripped(text, self.client.nickname)
         answer = self.local_answer(text)
         if answer is not None:
-            self.say(0, where, [answer])
+            self.say(Say(0, where, [answer]))
             return
-        roles = []
-        if not is_direct and target in self.client.channels:
-            modes = self.client.channels[target].get("modes", {})
-            roles = [
-                role for role, mode in (("op", "o"), ("voice", "v")) if by in modes.get(mode, [])
-            ]
-        self.counter += 1
         await self.deliver(
             Arrival(
-                # Unique per connection object and line: a frame sent again is the same
-                # event, and a restarted bridge never reuses one.
-                event_id=f"{self.nonce}-{self.counter}",
+                event_id=self._event_id(),
                 target=where,
                 is_direct=is_direct,
-                sender=by,
-                roles=roles,
+                sender=self._sender_id(by),
+                sender_name=self._display_name(by),
+                roles=[] if is_direct else self._roles(target, by),
                 text=text,
                 is_addressed=addressed,
             )
         )
 
-    async def _send_paced(self) -> None:
-        """Each message's lines in order, paced; a message cut by a lost connection goes on
-        from its first unsent line once connected again."""
-        burst = int(self.config.get("burst") or SEND_BURST)
-        per_second = float(self.config.get("lines_per_second") or SEND_PER_SECOND)
-        tokens, at = float(burst), time.monotonic()
-        say: _Say | None = None
-        lines: list[str] = []
-        while True:
-            if say is None:
-                say = await self.queue.get()
-                lines = []
-            await self.is_ready.wait()
-            client = self.client
+    def _event_id(self) -> str:
+        return self.event_id_next()
+
+    def _sender_id(self, nick: str) -> str:
+        return nick
+
+    def _display_name(self, nick: str) -> str:
+        return nick
+
+    def _roles(self, channel: str, nick: str) -> list[str]:
+        assert self.client is not None  # noqa: S101
+        if channel not in self.client.channels:
+            return []
+        modes = self.client.channels[channel].get("modes", {})
+        return [role for role, mode in (("op", "o"), ("voice", "v")) if nick in modes.get(mode, [])]
+
+    # Sending.
+
+    def _pieces(self, say: Say) -> list[str]:
+        nick = self.client.nickname if self.client is not None else self.config["nick"]
+        room = LINE_BYTES - HOSTMASK_ALLOWANCE - len(f":{nick}! PRIVMSG {say.target} :".encode())
+        return lines_fit("\n".join(say.lines), max_bytes=room)
+
+    async def _piece_send(self, say: Say, piece: str) -> None:
+        client = self.client
+        try:
             if client is None:
-                continue
-            if not lines:
-                room = LINE_BYTES - HOSTMASK_ALLOWANCE
-                room -= len(f":{client.nickname}! PRIVMSG {say.target} :".encode())
-                lines = lines_fit("\n".join(say.lines), max_bytes=room)
-            try:
-                while lines:
-                    now = time.monotonic()
-                    tokens = min(burst, tokens + (now - at) * per_second)
-                    at = now
-                    if tokens < 1:
-                        await asyncio.sleep((1 - tokens) / per_second)
-                        tokens, at = 1.0, time.monotonic()
-                    tokens -= 1
-                    await client.rawmsg("PRIVMSG", say.target, lines[0])
-                    lines.pop(0)
-            except (TimeoutError, OSError, AttributeError) as error:
-                # AttributeError: pydle drops its connection object when the socket goes.
-                logger.info(
-                    "irc %s: sending waits for the connection: %s", self.connector_id, error
-                )
-                self.is_ready.clear()
-                continue
-            self.unsent.discard(say.message_id)
-            if say.message_id:
-                await self.sent(say.message_id)
-            say = None
+                raise ConnectionLost("not connected")
+            await client.rawmsg("PRIVMSG", say.target, piece)
+        except AttributeError as error:
+            # pydle drops its connection object when the socket goes.
+            raise ConnectionLost("disconnected") from error
 
 
-def _nick_stripped(text: str, nick: str) -> tuple[bool, str]:
-    """("botsite: hi", "botsite") → (True, "hi"): the bot's nick first, then : , or space."""
-    lowered, prefix = text.lower(), nick.lower()
-    if lowered.startswith(prefix) and lowered[len(prefix) : len(prefix) + 1] in (":", ",", " "):
-        return True, text[len(prefix) + 1 :].strip()
-    return False, text
+class _TwitchClient(_Client):
+    """Asks for Twitch's capabilities: in the negotiation where the server lists them, and
+    once registered where it does not (Twitch's documented way: `CAP REQ` after login)."""
+
+    async def on_capability_twitch_tv_tags_available(self, value: Any) -> bool:
+        return True
+
+    async def on_capability_twitch_tv_commands_available(self, value: Any) -> bool:
+        return True
+
+    async def on_capability_twitch_tv_membership_available(self, value: Any) -> bool:
+        return True
+
+    async def on_connect(self) -> None:
+        if not self._capabilities.get("twitch.tv/tags"):
+            # Without the tags there are no badges, display names or message ids.
+            await self.rawmsg("CAP", "REQ", " ".join(TWITCH_CAPABILITIES))
+        await super().on_connect()
+
+
+class TwitchConnection(IrcConnection):
+    """Twitch chat over its IRC interface: `PASS oauth:`, the twitch.tv capabilities, the
+    IRCv3 tags for badges, display names and message ids; out of scope: EventSub,
+    whispers."""
+
+    kind = "twitch"
+    #: Twitch: 20 messages per 30 s for an ordinary account (100 for a moderator or a
+    #: verified bot, which staff may set); a short burst, then one every 1.5 s.
+    SEND_BURST = 3
+    SEND_PER_SECOND = 20 / 30
+    ROLES: ClassVar[tuple[str, ...]] = ("broadcaster", "moderator", "vip", "subscriber")
+
+    def _client_make(self) -> _Client:
+        nick = self.config["nick"].lower()
+        return _TwitchClient(self, nickname=nick, username=nick, realname=nick)
+
+    def _server_password(self) -> str | None:
+        token = self.secret.removeprefix("oauth:")
+        return f"oauth:{token}" if token else None
+
+    def _event_id(self) -> str:
+        # Twitch's own message id: a copy sent again after a restart is still the same.
+        message_id = self.tags.get("id")
+        return (
+            f"twitch-{message_id}"
+            if isinstance(message_id, str) and message_id
+            else (self.event_id_next())
+        )
+
+    def _sender_id(self, nick: str) -> str:
+        # Twitch's user id outlives a change of login name.
+        user_id = self.tags.get("user-id")
+        return f"id:{user_id}" if isinstance(user_id, str) and user_id else nick
+
+    def _display_name(self, nick: str) -> str:
+        name = self.tags.get("display-name")
+        return name if isinstance(name, str) and name else nick
+
+    def _roles(self, channel: str, nick: str) -> list[str]:
+        badges = self.tags.get("badges")
+        held = {
+            badge.split("/", 1)[0]
+            for badge in (badges if isinstance(badges, str) else "").split(",")
+            if badge
+        }
+        return [role for role in self.ROLES if role in held]
+
+    def _pieces(self, say: Say) -> list[str]:
+        # Characters, not bytes; `lines_fit` counts bytes, so cut by characters here.
+        pieces: list[str] = []
+        for line in say.lines:
+            rest = line.strip()
+            while rest:
+                cut = len(rest) if len(rest) <= TWITCH_CHARS else _space_before(rest)
+                pieces.append(rest[:cut].rstrip())
+                rest = rest[cut:].lstrip()
+        return pieces
+
+
+def _space_before(text: str) -> int:
+    space = text.rfind(" ", 0, TWITCH_CHARS + 1)
+    return space + 1 if space >= TWITCH_CHARS // 2 else TWITCH_CHARS

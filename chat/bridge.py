@@ -150,18 +150,20 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
                 "command_prefix": connector.bot.command_prefix,
                 "config": connector.config,
                 "secret": services.connector_secret(connector),
+                "cursor": connector.cursor,
             }
             for connector in connectors
         ]
-        if payload != self.payload:
+        # The cursor moves as the bridge reports it: news to the bridge only with the rest.
+        if _without_cursor(payload) != _without_cursor(self.payload):
             self.payload = payload
             await self.send_json({"type": "connectors", "connectors": payload})
 
     def _lease_sync(self) -> tuple[list[Connector], list[Room]]:
         connectors = services.connectors_lease(holder=self.holder)
         for connector in connectors:
-            for channel in connector.config.get("channels", []):
-                services.connector_room_open(connector=connector, target=channel, is_direct=False)
+            for target in connector_types.get(connector.kind)().rooms_configured(connector.config):
+                services.connector_room_open(connector=connector, target=target, is_direct=False)
         rooms = list(Room.objects.filter(via__in=connectors).only("pk", "via_id", "external_id"))
         return connectors, rooms
 
@@ -246,6 +248,8 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
             return
         await self.send_json({"type": "ack", "event_id": content["event_id"]})
         await self._say(receipt.replies)
+        if receipt.is_bot_working:
+            await self._typing(receipt.message.room_id, is_typing=True)
         connector_id = content["connector"]
         now = time.monotonic()
         if now - self.seen_in.get(connector_id, -SEEN_IN_SECONDS) >= SEEN_IN_SECONDS:
@@ -324,6 +328,7 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
                     detail=str(report.get("detail") or ""),
                     joined=[str(each) for each in report.get("joined") or []],
                     lag_ms=lag if isinstance(lag, int) and lag >= 0 else None,
+                    cursor=report["cursor"] if isinstance(report.get("cursor"), str) else None,
                 )
 
     async def _relay_catch_up(self) -> None:
@@ -335,14 +340,27 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
         await self._say([_outbound(message) for message in pending])
 
     async def messages_created(self, event: dict[str, Any]) -> None:
-        await self._say([OutboundMessage(**message) for message in event["messages"]])
+        messages = [OutboundMessage(**message) for message in event["messages"]]
+        await self._say(messages)
+        if "is_typing" in event and messages:
+            await self._typing(messages[0].room_id, is_typing=event["is_typing"] is True)
 
     async def connectors_changed(self, event: dict[str, Any]) -> None:
         await self._lease()
         await self._relay_catch_up()
 
     async def room_typing(self, event: dict[str, Any]) -> None:
-        """Typing is not shown on IRC; the bridge's networks that show it come later."""
+        """The bot works on a room's queued calls: networks with typing notifications
+        show it (the bridge's connection decides; IRC has none)."""
+        room_id = event.get("room_id")
+        if isinstance(room_id, int):
+            await self._typing(room_id, is_typing=event.get("is_typing") is True)
+
+    async def _typing(self, room_id: int, *, is_typing: bool) -> None:
+        where = self.room_targets.get(room_id)
+        if where is not None and where[0] in self.held:
+            frame = {"connector": where[0], "room": where[1], "typing": is_typing}
+            await self.send_json({"type": "typing", **frame})
 
     async def layer_lost(self, event: dict[str, Any]) -> None:
         """Pushes pause; the next status frame catches up from the database."""
@@ -352,6 +370,10 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
 
     async def _error(self, code: str, detail: str, **extra: str) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+
+def _without_cursor(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{key: value for key, value in spec.items() if key != "cursor"} for spec in payload]
 
 
 def _role_trust(config: dict[str, Any], roles: Any) -> int:

@@ -132,6 +132,9 @@ class Connector(models.Model):
     # One bridge holds it at a time; another takes it when the holder stops beating.
     lease_holder = models.CharField(max_length=200, blank=True, editable=False)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    #: Where the network's history resumes after a restart (a Matrix sync token), as the
+    #: holder reported it once everything before it was stored.
+    cursor = models.CharField(max_length=500, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

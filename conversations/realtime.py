@@ -174,7 +174,7 @@ def message_broadcast(message: OutboundMessage) -> None:
 async def typing_broadcast_async(room_id: int, *, is_typing: bool) -> None:
     try:
         await get_channel_layer().group_send(
-            room_group(room_id), {"type": ROOM_TYPING, "is_typing": is_typing}
+            room_group(room_id), {"type": ROOM_TYPING, "room_id": room_id, "is_typing": is_typing}
         )
     except (RedisError, OSError) as error:
         logger.warning("typing broadcast to room %s failed: %s", room_id, error)

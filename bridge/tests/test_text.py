@@ -1,6 +1,6 @@
 import pytest
 
-from bridge.irc import _nick_stripped
+from bridge.connection import addressed_stripped
 from bridge.text import lines_fit
 
 
@@ -31,7 +31,9 @@ def test_a_cut_never_splits_a_character_and_loses_nothing(text):
         ("botsite hi", (True, "hi")),
         ("botsites are fun", (False, "botsites are fun")),
         ("hello botsite", (False, "hello botsite")),
+        ("@botsite latest post", (True, "latest post")),
+        ("@BotSite: hi", (True, "hi")),
     ],
 )
 def test_the_bots_nick_in_front_addresses_it_and_is_taken_off(text, expected):
-    assert _nick_stripped(text, "botsite") == expected
+    assert addressed_stripped(text, "botsite") == expected

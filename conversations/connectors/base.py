@@ -47,6 +47,10 @@ class ConnectorType(Plugin, ABC):
     #: as `Connector` rows; the others are Botsite's own edges (web chat, REST API).
     is_bridged: ClassVar[bool] = False
 
+    def rooms_configured(self, config: dict[str, Any]) -> list[str]:
+        """The rooms a bridged connector joins by its settings (channels, ...)."""
+        return []
+
     @abstractmethod
     def parse(self, raw: Any, identity: ConnectorIdentity) -> InboundMessage:
         """Turn what the platform sent into an `InboundMessage`.

@@ -18,6 +18,7 @@ from conversations.models import Connector, Message, Participant, Room
 
 #: The holder's reports are written at most this often per connector when nothing changed.
 LAST_IN_RESOLUTION = timedelta(seconds=10)
+CURSOR_MAX_CHARS = 500
 
 
 def connectors_changed(**signal: Any) -> None:
@@ -76,16 +77,21 @@ def connector_status_record(
     detail: str = "",
     joined: Sequence[str] = (),
     lag_ms: int | None = None,
+    cursor: str | None = None,
 ) -> bool:
     """What the holder says of its connection; ignored (False) from a bridge that no
-    longer holds the connector."""
+    longer holds the connector. An empty or missing cursor leaves the stored one."""
     if status not in Connector.Status.values:
         status = Connector.Status.FAILING
-    return bool(
-        Connector.objects.filter(pk=connector_id, lease_holder=holder).update(
-            status=status, status_detail=detail[:2000], joined=list(joined)[:200], lag_ms=lag_ms
-        )
-    )
+    fields: dict[str, Any] = {
+        "status": status,
+        "status_detail": detail[:2000],
+        "joined": list(joined)[:200],
+        "lag_ms": lag_ms,
+    }
+    if cursor and len(cursor) <= CURSOR_MAX_CHARS:
+        fields["cursor"] = cursor
+    return bool(Connector.objects.filter(pk=connector_id, lease_holder=holder).update(**fields))
 
 
 def connector_seen_in(connector_id: int) -> None:

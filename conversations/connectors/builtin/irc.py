@@ -5,20 +5,13 @@ and translates the bridge's frames (docs/bridge-protocol.md) to and from the eng
 """
 
 import re
-import uuid
 from typing import Any, ClassVar
 
 from django import forms
 
 from botsite.fields import StringListFormField
-from conversations.connectors.base import (
-    ConnectorIdentity,
-    ConnectorType,
-    InvalidInbound,
-    inbound_text_problem,
-)
+from conversations.connectors.bridged import BridgedConnectorType, trust_field
 from conversations.connectors.registry import connector_types
-from engine.messages import InboundMessage, OutboundMessage, TrustLevel
 
 #: Bold, colour (with its numbers), hex colour, reset, monospace, reverse, italic,
 #: strike-through, underline: what IRC clients put in text, never part of a command.
@@ -29,14 +22,17 @@ FORMATTING = re.compile(
 #: RFC 2812 channel names: a prefix, then no space, comma, BEL or colon.
 CHANNEL = re.compile(r"^[#&+!][^\s,\x07:]{1,49}$")
 NICK = re.compile(r"^[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]{0,29}$")
-#: Every inbound message of a connector gets a `client_id` from its network event id, so a
-#: frame the bridge sends again (it had no ack) is stored once.
-EVENT_NAMESPACE = uuid.UUID("9b1d2f8e-6c4a-4f7e-8a53-2d0c1e7b6a90")
-MAX_TEXT_CHARS = 4000
 
 
 def formatting_strip(text: str) -> str:
     return FORMATTING.sub("", text)
+
+
+def channels_clean(channels: list[str] | None) -> list[str]:
+    wrong = [channel for channel in channels or [] if not CHANNEL.match(channel)]
+    if wrong:
+        raise forms.ValidationError(f"Not channel names: {', '.join(wrong)} (start with #).")
+    return channels or []
 
 
 class IrcConfigForm(forms.Form):
@@ -69,18 +65,8 @@ class IrcConfigForm(forms.Form):
     burst = forms.IntegerField(
         min_value=1, max_value=1000, required=False, help_text="Lines at once (empty: 4)."
     )
-    op_trust = forms.TypedChoiceField(
-        choices=[(level.value, level.name.title()) for level in TrustLevel],
-        coerce=int,
-        required=False,
-        help_text="Trust a channel operator gets at least (empty: none from the role).",
-    )
-    voice_trust = forms.TypedChoiceField(
-        choices=[(level.value, level.name.title()) for level in TrustLevel],
-        coerce=int,
-        required=False,
-        help_text="Trust a voiced participant gets at least (empty: none from the role).",
-    )
+    op_trust = trust_field("a channel operator")
+    voice_trust = trust_field("a voiced participant")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -98,20 +84,15 @@ class IrcConfigForm(forms.Form):
         return nick
 
     def clean_channels(self) -> list[str]:
-        channels: list[str] = self.cleaned_data["channels"] or []
-        wrong = [channel for channel in channels if not CHANNEL.match(channel)]
-        if wrong:
-            raise forms.ValidationError(f"Not channel names: {', '.join(wrong)} (start with #).")
-        return channels
+        return channels_clean(self.cleaned_data["channels"])
 
 
 @connector_types.register
-class IrcConnector(ConnectorType):
+class IrcConnector(BridgedConnectorType):
     """IRC servers, their channels and private messages, through the bridge."""
 
     key = "irc"
     label = "IRC"
-    is_bridged = True
     ConfigForm = IrcConfigForm
     example_config: ClassVar[dict[str, Any]] = {
         "host": "irc.libera.chat",
@@ -122,38 +103,5 @@ class IrcConnector(ConnectorType):
         "auth": "none",
     }
 
-    def parse(self, raw: Any, identity: ConnectorIdentity) -> InboundMessage:
-        """A bridge `inbound` frame: `event_id`, `text`, `addressed` (the bot's nick was
-        put in front, and taken off by the bridge)."""
-        if not isinstance(raw, dict):
-            raise InvalidInbound("A frame must be a JSON object.", code="invalid_frame")
-        text, event_id = raw.get("text"), raw.get("event_id")
-        if not isinstance(event_id, str) or not 0 < len(event_id) <= 200:
-            raise InvalidInbound("'event_id' must be a string of 1 to 200.", code="invalid_event")
-        if not isinstance(text, str):
-            raise InvalidInbound("'text' must be a string.", code="invalid_text")
-        text = formatting_strip(text).strip()
-        if not text or len(text) > MAX_TEXT_CHARS:
-            raise InvalidInbound(
-                f"'text' must hold 1 to {MAX_TEXT_CHARS} characters.", code="invalid_text"
-            )
-        problem = inbound_text_problem(text)
-        if problem is not None:
-            raise InvalidInbound(f"'text' {problem}.", code="invalid_text")
-        return InboundMessage(
-            bot_slug=identity.bot_slug,
-            connector=self.key,
-            room_external_id=identity.room_external_id,
-            participant_external_id=identity.participant_external_id,
-            participant_name=identity.participant_name,
-            text=text,
-            client_id=uuid.uuid5(EVENT_NAMESPACE, f"{identity.room_external_id}:{event_id}"),
-            is_direct=identity.is_direct,
-            is_addressed=raw.get("addressed") is True,
-        )
-
-    def render(self, message: OutboundMessage) -> dict[str, Any]:
-        """A `say` frame: plain text, one IRC line per line of it (the bridge splits lines
-        longer than a line may be on its server)."""
-        lines = [line for line in message.text.splitlines() if line.strip()]
-        return {"type": "say", "id": message.id, "lines": lines}
+    def text_clean(self, text: str) -> str:
+        return formatting_strip(text)
