@@ -110,6 +110,31 @@ class Connection(ABC):
         with contextlib.suppress(Exception):  # leaving anyway
             await self._close()
 
+    async def probe(self, *, timeout: float) -> ConnectionState:
+        """Connect once, as `_session` does, and leave as soon as the network accepted the
+        bot (or refused it): the "test connection" of the admin and the API. Nothing is
+        sent or delivered."""
+        session = asyncio.get_running_loop().create_task(self._session())
+        ready = asyncio.get_running_loop().create_task(self.is_ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {session, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if ready in done:
+                return ConnectionState(state="connected", joined=list(self.status.joined))
+            if session in done:
+                error = session.exception()
+                if error is not None:
+                    return ConnectionState(state="failing", detail=described(error))
+                return ConnectionState(state="failing", detail=self.status.detail or "refused")
+            return ConnectionState(state="failing", detail=f"no answer within {timeout:g} s")
+        finally:
+            ready.cancel()
+            with contextlib.suppress(Exception):  # leaving anyway
+                await asyncio.wait_for(self._close(), timeout=5)
+            session.cancel()
+            await asyncio.gather(session, return_exceptions=True)
+
     def say(self, say: Say) -> None:
         self.unsent.add(say.message_id)
         self.queue.put_nowait(say)
@@ -159,14 +184,13 @@ class Connection(ABC):
         delay = RECONNECT_FIRST_SECONDS
         while True:
             self.is_ready.clear()
-            self.status = ConnectionState(state="connecting")
+            # The last error stays on show while retrying: it is what staff need to see.
+            self.status = ConnectionState(state="connecting", detail=self.status.detail)
             try:
                 await self._session()
                 delay = RECONNECT_FIRST_SECONDS
             except (TimeoutError, OSError, ConnectionLost) as error:
-                self.status = ConnectionState(
-                    state="failing", detail=str(error) or type(error).__name__
-                )
+                self.status = ConnectionState(state="failing", detail=described(error))
                 logger.warning("%s %s: %s", self.kind, self.connector_id, self.status.detail)
             self.is_ready.clear()
             if self.status.state != "failing":
@@ -208,10 +232,27 @@ class Connection(ABC):
                 )
                 self.is_ready.clear()
                 continue
+            except Exception:
+                # A piece the network library refuses would stop this connection's sending
+                # for good if the loop ended here: it is logged and left out instead.
+                logger.exception(
+                    "%s %s: a piece of message %s could not be sent; left out",
+                    self.kind,
+                    self.connector_id,
+                    say.message_id,
+                )
+                pieces.pop(0)
+                continue
             self.unsent.discard(say.message_id)
             if say.message_id:
                 await self.sent(say.message_id)
             say = None
+
+
+def described(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return str(error) or type(error).__name__
 
 
 def addressed_stripped(text: str, name: str) -> tuple[bool, str]:

@@ -2,6 +2,7 @@
 private messages; sends paced under the server's flood limit, cut to its line limit."""
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any, ClassVar
@@ -15,8 +16,9 @@ from bridge.connection import (
     ConnectionState,
     Say,
     addressed_stripped,
+    described,
 )
-from bridge.text import lines_fit
+from bridge.text import lines_fit, text_cut
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ LINE_BYTES = 510
 HOSTMASK_ALLOWANCE = 10 + 63 + 4
 #: Twitch: a chat message holds at most 500 characters.
 TWITCH_CHARS = 500
+TWITCH_LINE_JOIN = " · "
 TWITCH_CAPABILITIES = ("twitch.tv/tags", "twitch.tv/commands", "twitch.tv/membership")
 
 
@@ -40,6 +43,18 @@ class _Client(pydle.Client):  # type: ignore[misc]
     async def on_connect(self) -> None:
         await super().on_connect()
         await self.owner.connected()
+
+    async def handle_forever(self) -> None:
+        # pydle ends its reading on a reset connection by raising, with no disconnect
+        # callback: the connection would wait for a disconnect that never comes.
+        try:
+            await super().handle_forever()
+        except OSError as error:
+            self.owner.server_error = self.owner.server_error or described(error)
+            with contextlib.suppress(Exception):  # it is gone already
+                await self.disconnect(expected=False)
+        finally:
+            self.owner.disconnected(expected=False)
 
     async def on_disconnect(self, expected: bool) -> None:
         await super().on_disconnect(expected)
@@ -67,6 +82,15 @@ class _Client(pydle.Client):  # type: ignore[misc]
         await super().on_raw_pong(message)
         self.owner.ponged()
 
+    async def on_raw_error(self, message: Any) -> None:
+        # The server's reason for closing ("Access denied: Bad password?"): what staff need.
+        self.owner.server_error = " ".join(message.params)
+        await super().on_raw_error(message)
+
+    async def on_raw_464(self, message: Any) -> None:
+        """ERR_PASSWDMISMATCH."""
+        self.owner.server_error = "the server refused the password"
+
 
 class IrcConnection(Connection):
     """One connector's nick on one IRC server."""
@@ -83,6 +107,7 @@ class IrcConnection(Connection):
         self.closed: asyncio.Future[None] | None = None
         self.pinged_at: float | None = None
         self.tags: dict[str, Any] = {}
+        self.server_error = ""
 
     # The connection.
 
@@ -102,6 +127,7 @@ class IrcConnection(Connection):
         return self.secret if self.config.get("auth") == "server" and self.secret else None
 
     async def _session(self) -> None:
+        self.server_error = ""
         self.client = self._client_make()
         self.closed = asyncio.get_running_loop().create_future()
         tls = bool(self.config.get("tls"))
@@ -134,10 +160,12 @@ class IrcConnection(Connection):
 
     def disconnected(self, expected: bool) -> None:
         self.is_ready.clear()
+        if self.closed is None or self.closed.done():
+            return
         if not expected:
-            self.status = ConnectionState(state="failing", detail="disconnected by the server")
-        if self.closed is not None and not self.closed.done():
-            self.closed.set_result(None)
+            detail = self.server_error or "disconnected by the server"
+            self.status = ConnectionState(state="failing", detail=detail)
+        self.closed.set_result(None)
 
     def ponged(self) -> None:
         if self.pinged_at is not None:
@@ -219,6 +247,30 @@ class _TwitchClient(_Client):
     async def on_capability_twitch_tv_membership_available(self, value: Any) -> bool:
         return True
 
+    async def _create_user(self, nickname: str) -> None:
+        # Without WHOX, pydle WHOISes each new nick and waits for the answer before the
+        # message is handled; Twitch answers WHOIS with "421 Unknown command", so it would
+        # wait forever. The tags carry what the bot needs to know of a sender.
+        super(pydle.features.whox.WHOXSupport, self)._create_user(nickname)
+
+    async def on_raw_004(self, message: Any) -> None:
+        """Twitch's RPL_MYINFO is `004 <nick> :-`: no server name, modes or version."""
+
+    async def on_raw_globaluserstate(self, message: Any) -> None:
+        """The bot's own badges and colour: nothing the bot needs."""
+
+    async def on_raw_userstate(self, message: Any) -> None:
+        """The bot's badges in a channel (a moderator may send more): not used yet."""
+
+    async def on_raw_roomstate(self, message: Any) -> None:
+        """Slow mode, followers-only and the like: Twitch enforces them on its side."""
+
+    async def on_raw_notice(self, message: Any) -> None:
+        # Twitch refuses a token with a NOTICE ("Login authentication failed") and closes.
+        if not self.registered and message.params:
+            self.owner.server_error = f"Twitch refused the login: {message.params[-1]}"
+        await super().on_raw_notice(message)
+
     async def on_connect(self) -> None:
         if not self._capabilities.get("twitch.tv/tags"):
             # Without the tags there are no badges, display names or message ids.
@@ -274,17 +326,18 @@ class TwitchConnection(IrcConnection):
         return [role for role in self.ROLES if role in held]
 
     def _pieces(self, say: Say) -> list[str]:
-        # Characters, not bytes; `lines_fit` counts bytes, so cut by characters here.
+        """Twitch chat shows one line a message and counts messages against its limit:
+        a reply's lines go together (" · " between them), cut at 500 characters (and at
+        IRC's 512 bytes a line, which non-Latin text reaches first)."""
+        room = LINE_BYTES - len(f"PRIVMSG {say.target} :".encode())
         pieces: list[str] = []
-        for line in say.lines:
-            rest = line.strip()
-            while rest:
-                cut = len(rest) if len(rest) <= TWITCH_CHARS else _space_before(rest)
-                pieces.append(rest[:cut].rstrip())
-                rest = rest[cut:].lstrip()
+        rest = TWITCH_LINE_JOIN.join(line.strip() for line in say.lines if line.strip())
+        separator = TWITCH_LINE_JOIN.strip()
+        while rest:
+            cut = text_cut(rest, max_bytes=room, max_chars=TWITCH_CHARS)
+            if cut >= len(rest):
+                pieces.append(rest)
+                break
+            pieces.append(rest[:cut].rstrip().removesuffix(separator).rstrip())
+            rest = rest[cut:].lstrip().removeprefix(separator).lstrip()
         return pieces
-
-
-def _space_before(text: str) -> int:
-    space = text.rfind(" ", 0, TWITCH_CHARS + 1)
-    return space + 1 if space >= TWITCH_CHARS // 2 else TWITCH_CHARS

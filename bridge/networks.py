@@ -1,8 +1,26 @@
 """The networks the bridge connects to, by connector kind (`Connector.kind` in Botsite)."""
 
-from bridge.connection import Connection
+from typing import Any
+
+from bridge.connection import Connection, ConnectionState
 from bridge.irc import IrcConnection, TwitchConnection
 
 connection_types: dict[str, type[Connection]] = {
-    connection.kind: connection for connection in (IrcConnection, TwitchConnection)
+    connection.kind: connection
+    for connection in (IrcConnection, TwitchConnection)
 }
+
+
+async def connection_probe(
+    kind: str, config: dict[str, Any], secret: str, *, timeout: float
+) -> ConnectionState:
+    """Whether the network takes the bot with these settings, from a connection of its own
+    (the running one, if any, is left alone)."""
+
+    async def nowhere(*args: object) -> None:
+        return None
+
+    connection = connection_types[kind](
+        0, config, secret, deliver=nowhere, sent=nowhere, local_answer=lambda text: None
+    )
+    return await connection.probe(timeout=timeout)

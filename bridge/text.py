@@ -12,17 +12,20 @@ def lines_fit(text: str, *, max_bytes: int) -> list[str]:
             if len(rest.encode()) <= max_bytes:
                 lines.append(rest)
                 break
-            cut = _cut(rest, max_bytes)
+            cut = text_cut(rest, max_bytes=max_bytes)
             lines.append(rest[:cut].rstrip())
             rest = rest[cut:].lstrip()
     return lines
 
 
-def _cut(text: str, max_bytes: int) -> int:
-    """The longest prefix, in characters, within `max_bytes`; back to the last space when
-    that keeps at least half of it."""
+def text_cut(text: str, *, max_bytes: int, max_chars: int | None = None) -> int:
+    """Where to cut `text`: the longest prefix, in characters, within `max_bytes` (and
+    `max_chars`); back to the last space when that keeps at least half of it."""
+    chars = len(text) if max_chars is None else max_chars
+    if len(text) <= chars and len(text.encode()) <= max_bytes:
+        return len(text)
     size, end = 0, 0
-    for index, char in enumerate(text):
+    for index, char in enumerate(text[:chars]):
         size += len(char.encode())
         if size > max_bytes:
             break

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -19,7 +19,7 @@ from conversations.models import (
     Room,
 )
 from conversations.services import memory_entries_changed
-from conversations.services.connectors import connector_secret_set
+from conversations.services.connectors import connector_probe, connector_secret_set
 
 TRACE_ORDER = {
     name: rank
@@ -46,8 +46,9 @@ class ConnectorForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="SASL, NickServ or server password. Stored sealed and never shown again; "
-        "leave empty to keep the one stored.",
+        help_text="The network's password: IRC's SASL, NickServ or server password, "
+        "Twitch's OAuth token, the Matrix or XMPP account's password. Stored sealed and "
+        "never shown again; leave empty to keep the one stored.",
     )
     password_clear = forms.BooleanField(
         required=False, label="Remove the stored password", help_text="Connect without one."
@@ -66,6 +67,9 @@ class ConnectorForm(forms.ModelForm):
                 if connector_types.get(key).is_bridged
             ]
 
+
+#: Each test holds the request for up to `PROBE_SECONDS`.
+PROBES_AT_ONCE = 5
 
 #: What the bridge holding a connector reports, as the admin shows it (read-only).
 REPORTED = [
@@ -90,6 +94,7 @@ class ConnectorAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     list_select_related = ["bot"]
     search_fields = ["name", "bot__slug"]
     readonly_fields = [*REPORTED, "has_password"]
+    actions = ["connection_test"]
     fieldsets = [
         (None, {"fields": ["bot", "kind", "name", "config", "is_enabled"]}),
         ("Password", {"fields": ["has_password", "password", "password_clear"]}),
@@ -114,6 +119,21 @@ class ConnectorAdmin(BatchedDeleteMixin, admin.ModelAdmin):
     @admin.display(description="password stored", boolean=True)
     def has_password(self, connector: Connector) -> bool:
         return bool(connector.secret_sealed)
+
+    @admin.action(description="Test connection (settings and password, saved ones)")
+    def connection_test(self, request: HttpRequest, queryset: QuerySet[Connector]) -> None:
+        connectors = list(queryset.select_related("bot")[: PROBES_AT_ONCE + 1])
+        if len(connectors) > PROBES_AT_ONCE:
+            self.message_user(
+                request,
+                f"Test at most {PROBES_AT_ONCE} connectors at once (each may take a few seconds).",
+                messages.ERROR,
+            )
+            return
+        for connector in connectors:
+            result = connector_probe(connector)
+            level = messages.SUCCESS if result.is_connected else messages.ERROR
+            self.message_user(request, f"{connector}: {result.detail}", level)
 
     def save_model(self, request: HttpRequest, connector: Any, form: Any, change: bool) -> None:
         super().save_model(request, connector, form, change)

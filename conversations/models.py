@@ -134,7 +134,7 @@ class Connector(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     #: Where the network's history resumes after a restart (a Matrix sync token), as the
     #: holder reported it once everything before it was stored.
-    cursor = models.CharField(max_length=500, blank=True, editable=False)
+    cursor = models.CharField(max_length=500, blank=True, default="", db_default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

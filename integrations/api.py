@@ -23,7 +23,7 @@ from conversations.models import (
     Room,
 )
 from conversations.services import memory_entries_changed
-from conversations.services.connectors import connector_secret_set
+from conversations.services.connectors import connector_probe, connector_secret_set
 from integrations import serializers
 from integrations.audit import api_actor, audit_context
 from integrations.events import event_deliveries_retry, event_hook_create
@@ -117,6 +117,14 @@ class ConnectorViewSet(TenantModelViewSet):
             connector = serializer.save()
             if password is not None:
                 connector_secret_set(connector=connector, secret=password)
+
+    @extend_schema(request=None, responses={200: serializers.ConnectionTestSerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str) -> Response:
+        """Connect to the network with the stored settings and password, and leave at once
+        (the admin's "Test connection"); takes up to 10 s."""
+        result = connector_probe(self.get_object())
+        return Response({"connected": result.is_connected, "detail": result.detail})
 
 
 class ActionViewSet(TenantModelViewSet):

@@ -318,6 +318,11 @@ class EventDeliverySerializer(TenantModelSerializer):
         read_only_fields = fields
 
 
+class ConnectionTestSerializer(serializers.Serializer):
+    connected = serializers.BooleanField(help_text="The network took the bot.")
+    detail = serializers.CharField(help_text="What happened, as the admin shows it.")
+
+
 class CountSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="How many rows the operation changed.")
 

@@ -7,12 +7,13 @@ import sys
 import pytest
 
 from bench import load
-from botsite.tests.sites import embedded_site
+from botsite.tests.sites import embedded_site, once_in_ci
 from botsite.tests.subprocess_env import clean_env, run
 
 pytestmark = pytest.mark.e2e
 
 
+@once_in_ci
 def test_the_load_generator_drives_the_chat_in_each_mode(tmp_path):
     # One client sending as fast as it can is what the flood guard is for: lift it here.
     lifted = {"CHAT_FLOOD_BURST": "100000", "CHAT_FLOOD_PER_SECOND": "100000"}
@@ -67,6 +68,7 @@ def test_the_fan_out_benchmark_records_and_pushes_every_delivery(services_env, t
     assert smoke["rows_deleted"] == 4 * 300, "rooms, subscriptions, deliveries, messages"
 
 
+@once_in_ci
 def test_the_body_benchmark_measures_the_server_under_oversized_posts():
     result = run([sys.executable, "-m", "bench.bodies", "--smoke"], clean_env(), timeout=300)
 

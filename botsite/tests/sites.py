@@ -12,6 +12,13 @@ import pytest
 from botsite.tests.processes import Process, free_port, http_ok, start, wait_until
 from botsite.tests.subprocess_env import REPO, clean_env, run_manage, run_python
 
+#: Tests that run the embedded system (SQLite, an in-process broker) whatever the
+#: environment says: CI's second pass, on PostgreSQL and Redis, would run them again alike.
+once_in_ci = pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")),
+    reason="the embedded system, as in CI's first pass; the same test again adds nothing",
+)
+
 CHROMIUM = os.environ.get("BOTSITE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 # As on this machine kind's notes: no sandbox as root, and none of Chromium's own traffic.

@@ -15,9 +15,10 @@ from botsite.tests.sites import (
     CHROMIUM_ARGS,
     chromium_required,
     embedded_site,
+    once_in_ci,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, once_in_ci]
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from botsite.tests.processes import (
     start,
     wait_until,
 )
-from botsite.tests.sites import EmbeddedSite
+from botsite.tests.sites import EmbeddedSite, once_in_ci
 from botsite.tests.subprocess_env import REPO
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, once_in_ci]
 
 SOCKETS_PER_ADDRESS = 3
 LIMITS = {

@@ -21,7 +21,7 @@ from botsite.tests.processes import (
     start,
     wait_until,
 )
-from botsite.tests.sites import embedded_site
+from botsite.tests.sites import embedded_site, once_in_ci
 from botsite.tests.subprocess_env import (
     clean_env,
     outbound_allowed,
@@ -31,7 +31,7 @@ from botsite.tests.subprocess_env import (
 )
 from botsite.tests.weather_api import HeldApi, SlowOnceApi, api_serve
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, once_in_ci]
 
 # A run whose broker message was lost: in the database, never enqueued. Only beat's sweeper
 # can get it to the worker.

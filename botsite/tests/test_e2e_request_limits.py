@@ -10,7 +10,9 @@ import pytest
 
 from bench.load import rss_kib
 from botsite.tests.processes import Process, http_ok
-from botsite.tests.sites import embedded_site
+from botsite.tests.sites import embedded_site, once_in_ci
+
+pytestmark = once_in_ci
 
 CAP = 1024 * 1024
 HUNDRED_MB = 100 * 1024 * 1024

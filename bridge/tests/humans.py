@@ -16,13 +16,13 @@ class Heard:
 
 
 class Human:
-    def __init__(self, port: int, nick: str) -> None:
+    def __init__(self, port: int, nick: str, *, password: str | None = None) -> None:
         self.nick = nick
         self.reactor = irc.client.Reactor()
         self.heard: list[Heard] = []
         self.joins: list[tuple[str, str]] = []
         self.lock = threading.RLock()
-        self.connection = self.reactor.server().connect("127.0.0.1", port, nick)
+        self.connection = self.reactor.server().connect("127.0.0.1", port, nick, password=password)
         for kind in ("pubmsg", "privmsg"):
             self.connection.add_global_handler(kind, self._message)
         self.connection.add_global_handler("join", self._join)

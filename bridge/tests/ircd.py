@@ -1,6 +1,5 @@
 """A real IRC server for the tests: Debian's ngircd on a free loopback port."""
 
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from botsite.tests.processes import Process, free_port, start, wait_until
+from botsite.tests.sites import once_in_ci
+
+__all__ = ["Ngircd", "ngircd", "once_in_ci"]
 
 NGIRCD = shutil.which("ngircd") or "/usr/sbin/ngircd"
 
@@ -35,14 +37,6 @@ PAM = no
 """
 
 
-#: The IRC end-to-end tests run the embedded system (SQLite, an in-process broker) whatever
-#: the environment: CI's second pass, on PostgreSQL and Redis, would run them again alike.
-once_in_ci = pytest.mark.skipif(
-    bool(os.environ.get("DATABASE_URL")),
-    reason="the embedded system, as in CI's first pass; the same test again adds nothing",
-)
-
-
 def ngircd_required() -> None:
     if Path(NGIRCD).exists():
         return
@@ -50,14 +44,20 @@ def ngircd_required() -> None:
 
 
 class Ngircd:
-    def __init__(self, directory: Path, logs: Path, *, penalties: bool = True) -> None:
+    def __init__(
+        self, directory: Path, logs: Path, *, penalties: bool = True, password: str = ""
+    ) -> None:
         """`penalties=False`: no flood penalties (ngircd slows a client to about a line a
-        second otherwise), for measuring more than the server's own limit."""
+        second otherwise), for measuring more than the server's own limit. `password`:
+        the server password every client must give (PASS)."""
         self.port = free_port()
         self.config = directory / "ngircd.conf"
         directory.mkdir(parents=True, exist_ok=True)
         limits = "" if penalties else "MaxPenaltyTime = 0\n"
-        self.config.write_text(CONFIG.format(port=self.port, limits=limits))
+        config = CONFIG.format(port=self.port, limits=limits)
+        if password:
+            config = config.replace("[Limits]", f"Password = {password}\n\n[Limits]")
+        self.config.write_text(config)
         self.logs = logs
         self.process: Process | None = None
         self.starts = 0
@@ -84,9 +84,9 @@ class Ngircd:
 
 
 @contextmanager
-def ngircd(tmp_path: Path) -> Iterator[Ngircd]:
+def ngircd(tmp_path: Path, *, password: str = "") -> Iterator[Ngircd]:
     ngircd_required()
-    server = Ngircd(tmp_path / "ircd", tmp_path)
+    server = Ngircd(tmp_path / "ircd", tmp_path, password=password)
     server.start()
     try:
         yield server

@@ -1,7 +1,9 @@
 """Connectors held by bridge processes: their passwords, who holds each (a lease), what the
 holder reports, their rooms, and the bot's messages still to relay onto their networks."""
 
+import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from botsite.sealed import seal, unseal
+from bridge.networks import connection_probe, connection_types
 from conversations import realtime
 from conversations.connectors.registry import connector_types
 from conversations.models import Connector, Message, Participant, Room
@@ -19,6 +22,14 @@ from conversations.models import Connector, Message, Participant, Room
 #: The holder's reports are written at most this often per connector when nothing changed.
 LAST_IN_RESOLUTION = timedelta(seconds=10)
 CURSOR_MAX_CHARS = 500
+#: How long "test connection" waits for the network to take the bot.
+PROBE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    is_connected: bool
+    detail: str
 
 
 def connectors_changed(**signal: Any) -> None:
@@ -45,6 +56,25 @@ def connector_secret_set(*, connector: Connector, secret: str) -> None:
 
 def connector_secret(connector: Connector) -> str:
     return unseal(connector.secret_sealed)
+
+
+def connector_probe(connector: Connector, *, timeout: float = PROBE_SECONDS) -> ProbeResult:
+    """Test the connector's settings and password: a connection of its own to the network,
+    made here and left at once (the bridge's connection, if any, is not touched).
+
+    Called from a thread with no event loop running (a sync view, a command)."""
+    if connector.kind not in connection_types:
+        label = connector_types.label_for(connector.kind)
+        return ProbeResult(False, f"{label} is not a network the bridge connects to.")
+    state = asyncio.run(
+        connection_probe(
+            connector.kind, connector.config, connector_secret(connector), timeout=timeout
+        )
+    )
+    if state.state != "connected":
+        return ProbeResult(False, f"Could not connect: {state.detail}")
+    joined = f"; joined {', '.join(state.joined)}" if state.joined else ""
+    return ProbeResult(True, f"Connected{joined}.")
 
 
 def connectors_lease(*, holder: str) -> list[Connector]:

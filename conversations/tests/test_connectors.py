@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from botsite.sealed import SealBroken, seal, unseal
+from bridge.tests.ircd import ngircd
 from conversations.connectors.base import ConnectorIdentity, InvalidInbound
 from conversations.connectors.builtin.irc import IrcConnector, formatting_strip
 from conversations.models import Connector, Message
@@ -150,3 +152,22 @@ def test_an_inbound_frame_loses_its_formatting_and_keeps_one_id_per_event():
 def test_an_inbound_frame_that_cannot_be_stored_is_refused(frame):
     with pytest.raises(InvalidInbound):
         IrcConnector().parse(frame, IDENTITY)
+
+
+def test_staff_test_a_connection_from_the_admin_and_read_what_the_server_said(
+    admin_client, tmp_path
+):
+    with ngircd(tmp_path, password="opensesame") as ircd:
+        good = connector_make(port=ircd.port, auth="server", nick="probegood")
+        services.connector_secret_set(connector=good, secret="opensesame")
+        bad = connector_make(port=ircd.port, auth="server", nick="probebad")
+        bad.name = "wrong password"
+        bad.save()
+        page = admin_client.post(
+            reverse("admin:conversations_connector_changelist"),
+            {"action": "connection_test", "_selected_action": [good.pk, bad.pk]},
+            follow=True,
+        )
+    shown = [(m.level_tag, m.message) for m in page.context["messages"]]
+    assert ("success", f"{good}: Connected; joined #a.") in shown
+    assert ("error", f"{bad}: Could not connect: Access denied: Bad password?") in shown

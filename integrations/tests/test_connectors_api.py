@@ -1,5 +1,7 @@
 """Connectors over the REST API: the password goes in and never comes out."""
 
+import socket
+
 import pytest
 from django.urls import reverse
 
@@ -65,3 +67,25 @@ def test_a_room_cannot_be_pointed_at_a_connector_through_the_api(own, foreign, a
     own.room.refresh_from_db()
     assert response.status_code == 200
     assert own.room.via_id is None
+
+
+def test_a_connection_test_through_the_api_says_why_it_failed(own, api):
+    with socket.socket() as placeholder:  # a loopback port nothing listens on
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    connector = Connector.objects.create(
+        bot=own.bot, kind="irc", name="nowhere", config={**IRC, "port": port, "tls": False}
+    )
+    answer = api.post(reverse("api:connector-test", args=[connector.pk]))
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["connected"] is False
+    assert body["detail"].startswith("Could not connect:"), body
+    assert str(port) in body["detail"], body
+
+
+def test_another_tenants_connector_cannot_be_tested(foreign, api):
+    connector = Connector.objects.create(
+        bot=foreign.bot, kind="irc", name="theirs", config={**IRC, "tls": False}
+    )
+    assert api.post(reverse("api:connector-test", args=[connector.pk])).status_code == 404

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from botsite.tests.sites import embedded_site
+from botsite.tests.sites import embedded_site, once_in_ci
 from botsite.tests.subprocess_env import clean_env, run_manage
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, once_in_ci]
 
 CHECKS = [
     "not_a_server_error",

@@ -6,9 +6,9 @@ from email import message_from_bytes
 import pytest
 
 from botsite.tests.processes import bot_says, chat_socket, receive_until, wait_until
-from botsite.tests.sites import embedded_site
+from botsite.tests.sites import embedded_site, once_in_ci
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, once_in_ci]
 
 POST = """
 from publishers import services
