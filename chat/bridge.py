@@ -12,6 +12,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -53,6 +54,8 @@ class _Held:
 class BridgeConsumer(DirectJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.holder = ""
+        #: The latest lease this socket took (none yet: nothing of the holder's to release).
+        self.leased_until: datetime | None = None
         self.held: dict[int, _Held] = {}
         self.payload: list[dict[str, Any]] = []
         self.rooms: dict[tuple[int, str], int] = {}
@@ -72,9 +75,11 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in self.groups:
             await self.channel_layer.group_discard(group, self.channel_name)
-        if self.holder:
+        if self.holder and self.leased_until is not None:
             try:
-                await database_sync_to_async(services.connectors_release)(holder=self.holder)
+                await database_sync_to_async(services.connectors_release)(
+                    holder=self.holder, leased_until=self.leased_until
+                )
             except Exception as error:
                 if not is_database_outage(error):
                     raise
@@ -129,6 +134,10 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
     async def _lease(self) -> None:
         """Take or renew the leases; tell the bridge when what it holds changed."""
         connectors, rooms = await database_sync_to_async(self._lease_sync)()
+        self.leased_until = max(
+            (c.lease_until for c in connectors if c.lease_until is not None),
+            default=self.leased_until,
+        )
         self.held = {
             connector.pk: _Held(
                 connector.pk,

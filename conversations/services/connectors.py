@@ -4,7 +4,7 @@ holder reports, their rooms, and the bot's messages still to relay onto their ne
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -92,9 +92,16 @@ def connectors_lease(*, holder: str) -> list[Connector]:
     return list(live.filter(lease_holder=holder).select_related("bot").order_by("id"))
 
 
-def connectors_release(*, holder: str) -> None:
-    """The holder is gone for good (its socket closed): another bridge may take them now."""
-    Connector.objects.filter(lease_holder=holder).update(
+def connectors_release(*, holder: str, leased_until: datetime | None = None) -> None:
+    """The holder's socket closed: another bridge may take its connectors now.
+
+    `leased_until`: the latest lease that socket took. A bridge that reconnected at once
+    renews under the same name from its new socket before the old one's close is handled;
+    what the new socket renewed (a later lease) is not released."""
+    held = Connector.objects.filter(lease_holder=holder)
+    if leased_until is not None:
+        held = held.filter(lease_until__lte=leased_until)
+    held.update(
         lease_holder="", lease_until=None, status=Connector.Status.OFFLINE
     )
 

@@ -78,6 +78,21 @@ def test_one_bridge_holds_a_connector_until_it_stops_beating():
     assert [each.pk for each in services.connectors_lease(holder="a")] == [connector.pk]
 
 
+def test_the_close_of_a_bridges_old_socket_leaves_what_its_new_socket_renewed(settings):
+    connector = connector_make()
+    old_socket = services.connectors_lease(holder="a")[0].lease_until
+    settings.BRIDGE_LEASE_SECONDS += 1  # the new socket renews later, so its lease ends later
+    new_socket = services.connectors_lease(holder="a")[0].lease_until
+    assert new_socket > old_socket
+
+    services.connectors_release(holder="a", leased_until=old_socket)  # handled late
+    connector.refresh_from_db()
+    assert (connector.lease_holder, connector.lease_until) == ("a", new_socket)
+    services.connectors_release(holder="a", leased_until=new_socket)
+    connector.refresh_from_db()
+    assert (connector.lease_holder, connector.lease_until) == ("", None)
+
+
 def test_a_switched_off_connector_is_held_by_no_bridge():
     connector = connector_make()
     Connector.objects.filter(pk=connector.pk).update(is_enabled=False)
