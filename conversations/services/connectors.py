@@ -101,9 +101,7 @@ def connectors_release(*, holder: str, leased_until: datetime | None = None) -> 
     held = Connector.objects.filter(lease_holder=holder)
     if leased_until is not None:
         held = held.filter(lease_until__lte=leased_until)
-    held.update(
-        lease_holder="", lease_until=None, status=Connector.Status.OFFLINE
-    )
+    held.update(lease_holder="", lease_until=None, status=Connector.Status.OFFLINE)
 
 
 def connector_status_record(
