@@ -4,10 +4,11 @@ from typing import Any
 
 from bridge.connection import Connection, ConnectionState
 from bridge.irc import IrcConnection, TwitchConnection
+from bridge.xmpp import XmppConnection
 
 connection_types: dict[str, type[Connection]] = {
     connection.kind: connection
-    for connection in (IrcConnection, TwitchConnection)
+    for connection in (IrcConnection, TwitchConnection, XmppConnection)
 }
 
 

@@ -50,5 +50,15 @@ def test_staff_add_an_irc_server_and_channel_in_the_admin_and_the_bot_answers_th
         expect(page.locator(".field-joined_shown")).to_contain_text("#lobby")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "connector-admin.png"), full_page=True)
+
+        # "Test connection": a connection of its own, with a clear answer.
+        page.goto(f"{site.base}/admin/conversations/connector/")
+        page.locator("input[name=_selected_action]").first.check()
+        page.locator("select[name=action]").select_option("connection_test")
+        page.get_by_role("button", name="Go").click()
+        expect(page.locator(".messagelist .success")).to_contain_text(
+            "Test network: Connected; joined #lobby."
+        )
+        page.screenshot(path=str(ARTIFACTS / "connector-test.png"))
         browser.close()
         alice.quit()
