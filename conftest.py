@@ -276,6 +276,24 @@ class Topology:
         assert login.status_code == 302, login.text
         return f"sessionid={login.cookies['sessionid']}"
 
+    def web_stop(self) -> list[str]:
+        """Stop daphne, as a deploy does; returns its command, for `web_start`."""
+        web = next(p for p in self.processes if p.name.startswith("daphne"))
+        web.stop()
+        self.processes.remove(web)
+        return list(web.popen.args)
+
+    def web_start(self, command: list[str]) -> None:
+        """daphne again on the same port, as it was."""
+        again = start(f"daphne-{len(self.processes)}", command, self.env, self.logs)
+        self.processes.insert(0, again)
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"),
+            timeout=60,
+            what="daphne to be ready again",
+            watch=[again],
+        )
+
     def worker_start(self, name: str = "worker") -> Process:
         celery = [sys.executable, "-m", "celery", "-A", "botsite"]
         worker = start(name, [*celery, "worker", "-l", "INFO", "-c", "2"], self.env, self.logs)
