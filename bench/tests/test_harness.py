@@ -105,3 +105,18 @@ def test_the_room_turns_benchmark_answers_every_message_of_the_slow_room(
     assert result.returncode == 0, result.stderr[-3000:]
     [line] = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert (len(line["answered_s"]), line["unanswered"]) == (3, 0)
+
+
+@pytest.mark.services
+def test_the_irc_benchmark_answers_through_the_bridge_and_beside_a_bare_echo_bot(
+    services_env, transactional_db
+):
+    result = run(
+        [sys.executable, "-m", "bench.irc", "--smoke", "--people", "3"], services_env, timeout=300
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    scenarios = dict(line.split(": ", 1) for line in result.stderr.splitlines() if ": {" in line)
+    assert len(scenarios) == 4, result.stderr[-3000:]
+    for name, figures in scenarios.items():
+        assert json.loads(figures)["answered"] > 0, name
