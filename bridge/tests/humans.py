@@ -60,6 +60,15 @@ class Human:
             heard = "\n".join(f"{each.target} <{each.sender}> {each.text}" for each in self.heard)
         raise AssertionError(f"{self.nick} waited {timeout}s for {what}; heard:\n{heard}")
 
+    def ask(self, target: str, text: str, *, answer: str, bot: str) -> None:
+        """Say `text` and wait for one more line from `bot` with `answer` in it."""
+        before = sum(answer in line for line in self.heard_from(bot, target))
+        self.say(target, text)
+        self.wait(
+            lambda: sum(answer in line for line in self.heard_from(bot, target)) > before,
+            what=f"{answer!r} after {text!r}",
+        )
+
     def heard_from(self, sender: str, target: str | None = None) -> list[str]:
         with self.lock:
             return [

@@ -76,6 +76,17 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
             lambda: any("Go" in text for text in alice.heard_from(BOT, "#botsite")),
             what="the latest golang post, from a worker",
         )
+        # The seed's other latest-post sentences, addressed by name, and a question.
+        for text, answer in [
+            (f"{BOT}: get me the most recent post", "Schedules that survive restarts"),
+            (f"{BOT}, get me the three most recent posts", "Schedules that survive restarts"),
+            (f"{BOT} get me the 6th most recent post", "Generics in Go, two years on"),
+            ("!remember", "What should I call it?"),
+            ("wifi", "What should I remember?"),
+            ("the code is 1234", "OK, I'll remember wifi."),
+            ("!recall wifi", "wifi: the code is 1234"),
+        ]:
+            alice.ask("#botsite", text, answer=answer, bot=BOT)
         alice.say(BOT, "!ping")
         alice.wait(lambda: "pong" in alice.heard_from(BOT, "alice"), what="a private pong")
         # An operator is trusted (op_trust); a plain member is not.
@@ -113,7 +124,7 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
             what="every reply marked relayed",
         )
         counts = relay_counts(site)
-        assert counts["in"] == 7, counts
+        assert counts["in"] == 14, counts
         posts = [text for text in alice.heard_from(BOT, "#botsite") if "Hot off" in text]
         assert len(posts) == 1, posts
         status = site.django(

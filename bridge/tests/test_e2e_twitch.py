@@ -80,6 +80,12 @@ def test_a_bot_answers_in_twitch_chat_with_badges_names_and_twitchs_limits(tmp_p
             lambda: any("Go" in text for text in streamer.heard_from(BOT, CHANNEL)),
             what="the latest golang post, from a worker",
         )
+        for text, answer in [
+            (f"@{BOT} get me the most recent post", "Schedules that survive restarts"),
+            (f"{BOT}: get me the three most recent posts", "Schedules that survive restarts"),
+            (f"@{BOT}, get me the 6th most recent post", "Generics in Go, two years on"),
+        ]:
+            streamer.ask(CHANNEL, text, answer=answer, bot=BOT)
         viewer.say(CHANNEL, "!help")
         viewer.wait(
             lambda: any("ping" in text for text in viewer.heard_from(BOT, CHANNEL)),
