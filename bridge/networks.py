@@ -4,11 +4,12 @@ from typing import Any
 
 from bridge.connection import Connection, ConnectionState
 from bridge.irc import IrcConnection, TwitchConnection
+from bridge.matrix import MatrixConnection
 from bridge.xmpp import XmppConnection
 
 connection_types: dict[str, type[Connection]] = {
     connection.kind: connection
-    for connection in (IrcConnection, TwitchConnection, XmppConnection)
+    for connection in (IrcConnection, MatrixConnection, TwitchConnection, XmppConnection)
 }
 
 

@@ -1,5 +1,5 @@
 """The built-in connector types; importing this package registers them."""
 
-from conversations.connectors.builtin import api, irc, twitch, webchat, xmpp
+from conversations.connectors.builtin import api, irc, matrix, twitch, webchat, xmpp
 
-__all__ = ["api", "irc", "twitch", "webchat", "xmpp"]
+__all__ = ["api", "irc", "matrix", "twitch", "webchat", "xmpp"]
