@@ -126,6 +126,28 @@ def dns(monkeypatch) -> dict[str, list[str]]:
     return answers
 
 
+#: An address outside every private and reserved range, given to names in connector
+#: settings; the tests never connect to it (the socket guard above refuses).
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+@pytest.fixture
+def network_servers(settings, dns) -> list[str]:
+    """Connector settings name servers, which are checked as every outbound connection is:
+    the example names resolve to a public address, and the loopback ports the unit tests
+    name are allowed as operators would allow them (`HTTP_ALLOWED_HOSTS`)."""
+    for name in ("example.org", "xmpp.example.org", "matrix.example.org", "irc.example.org",
+                 "irc.chat.twitch.tv"):  # fmt: skip
+        dns[name] = [PUBLIC_ADDRESS]
+    settings.HTTP_ALLOWED_HOSTS = [
+        *settings.HTTP_ALLOWED_HOSTS,
+        "127.0.0.1:6667",
+        "127.0.0.1:5222",
+        "[::1]:5222",
+    ]
+    return settings.HTTP_ALLOWED_HOSTS
+
+
 @dataclass(frozen=True)
 class PublishedTask:
     name: str

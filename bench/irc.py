@@ -149,6 +149,7 @@ def main() -> list[dict[str, Any]]:
     logs = RESULTS / "logs-irc"
     ircd = Ngircd(logs / "ircd", logs, penalties=False)
     ircd.start()
+    env["HTTP_ALLOWED_HOSTS"] = f"127.0.0.1:{ircd.port}"  # a server of our own, allowed
     processes: list[Process] = []
     results = []
     seconds = 3 if args.smoke else 30

@@ -6,7 +6,8 @@ is checked, and the connection goes to the checked address (so a DNS answer cann
 change between the check and the connect). The same check runs when staff save a URL
 (`url_check`, `url_validator`), so a refused URL is an error at once, not at every run.
 Operators may allow hosts explicitly with `HTTP_ALLOWED_HOSTS`: `host` allows its default
-ports (80, 443), `host:port` that port only.
+ports (80, 443), `host:port` that port only. The bridge's network connections (IRC,
+XMPP, Matrix servers) follow the same rule (`endpoint_check`).
 """
 
 import ipaddress
@@ -143,6 +144,14 @@ def target_resolve(url: str) -> Target:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise OutboundError("Only http and https URLs with a host name are allowed.")
     host = parts.hostname
+    return Target(url=url, host=host, address=endpoint_check(host, port)[0])
+
+
+def endpoint_check(host: str, port: int) -> list[str]:
+    """The addresses a connection to `host` on `port` may go to (every one public, or the
+    host allowed on that port by operators); raises `OutboundError` otherwise. URLs pass
+    here through `target_resolve`; the bridge's networks (an IRC server, an XMPP server)
+    pass here when their settings are saved and tested."""
     refused = OutboundError(f"{host} is a private or local address; it is not allowed.")
     is_allowed = host_is_allowed(host, port)
     # "localhost." is the same name as "localhost"; and every *.localhost name is loopback
@@ -156,7 +165,7 @@ def target_resolve(url: str) -> Target:
         raise OutboundError(f"{host} cannot be resolved.", is_transient=True) from error
     if not addresses or (not is_allowed and not all(map(address_is_public, addresses))):
         raise refused
-    return Target(url=url, host=host, address=addresses[0])
+    return addresses
 
 
 def url_check(url: str) -> str:
@@ -167,6 +176,14 @@ def url_check(url: str) -> str:
     """
     target_resolve(url)
     return url
+
+
+def endpoint_validator(host: str, port: int) -> None:
+    """`endpoint_check` for forms: a `ValidationError` with its message."""
+    try:
+        endpoint_check(host, port)
+    except OutboundError as error:
+        raise ValidationError(str(error), code="host_refused") from error
 
 
 def url_validator(url: str) -> None:

@@ -12,7 +12,11 @@ pytestmark = [pytest.mark.e2e, once_in_ci]
 
 def test_staff_add_an_irc_server_and_channel_in_the_admin_and_the_bot_answers_there(tmp_path):
     chromium_required()
-    with ngircd(tmp_path) as ircd, embedded_site(tmp_path) as site, sync_playwright() as play:
+    with (
+        ngircd(tmp_path) as ircd,
+        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{ircd.port}") as site,
+        sync_playwright() as play,
+    ):
         password = (tmp_path / "data" / "admin-password").read_text().strip()
         alice = Human(ircd.port, "alice")
         alice.join("#lobby")

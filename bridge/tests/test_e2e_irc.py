@@ -60,7 +60,12 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
     # A post written from another process reaches the embedded worker through the sweeper.
     with (
         ngircd(tmp_path) as ircd,
-        embedded_site(tmp_path, DELIVERY_SWEEP_SECONDS="1", DELIVERY_STUCK_SECONDS="1") as site,
+        embedded_site(
+            tmp_path,
+            DELIVERY_SWEEP_SECONDS="1",
+            DELIVERY_STUCK_SECONDS="1",
+            HTTP_ALLOWED_HOSTS=f"127.0.0.1:{ircd.port}",
+        ) as site,
     ):
         alice = Human(ircd.port, "alice")
         alice.join("#botsite")  # first in: a channel operator
@@ -140,7 +145,10 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
 def test_nothing_is_lost_or_doubled_when_the_bridge_botsite_or_the_irc_server_restart(
     tmp_path,
 ):
-    with ngircd(tmp_path) as ircd, embedded_site(tmp_path) as site:
+    with (
+        ngircd(tmp_path) as ircd,
+        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{ircd.port}") as site,
+    ):
         site.stop()
         site.start("--no-bridge")
         token = (tmp_path / "data" / "bridge_token").read_text().strip()
@@ -221,7 +229,10 @@ def bullets(human: Human) -> int:
 def test_on_irc_help_the_seeds_sentences_questions_and_batching_work_as_in_the_web_chat(
     tmp_path,
 ):
-    with ngircd(tmp_path) as ircd, embedded_site(tmp_path) as site:
+    with (
+        ngircd(tmp_path) as ircd,
+        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{ircd.port}") as site,
+    ):
         alice, bob = Human(ircd.port, "alice"), Human(ircd.port, "bob")
         alice.join("#botsite")
         bob.join("#botsite")

@@ -82,7 +82,12 @@ def test_a_bot_answers_on_matrix_in_a_room_and_a_direct_chat_with_trust_from_pow
     # A post written from another process reaches the embedded worker through the sweeper.
     with (
         synapse(tmp_path) as server,
-        embedded_site(tmp_path, DELIVERY_SWEEP_SECONDS="1", DELIVERY_STUCK_SECONDS="1") as site,
+        embedded_site(
+            tmp_path,
+            DELIVERY_SWEEP_SECONDS="1",
+            DELIVERY_STUCK_SECONDS="1",
+            HTTP_ALLOWED_HOSTS=f"127.0.0.1:{server.port}",
+        ) as site,
     ):
         alice, bob, carol = people(server, "alice", "bob", "carol")
         room = alice.room_create(alias="botsite", is_public=True)
@@ -162,7 +167,10 @@ def test_a_bot_answers_on_matrix_in_a_room_and_a_direct_chat_with_trust_from_pow
 
 
 def test_nothing_is_lost_or_doubled_when_the_bridge_is_killed_or_botsite_is_down(tmp_path):
-    with synapse(tmp_path) as server, embedded_site(tmp_path) as site:
+    with (
+        synapse(tmp_path) as server,
+        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{server.port}") as site,
+    ):
         site.stop()
         site.start("--no-bridge")
         token = (tmp_path / "data" / "bridge_token").read_text().strip()

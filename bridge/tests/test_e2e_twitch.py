@@ -62,7 +62,10 @@ def at_a_window_start() -> None:
 
 
 def test_a_bot_answers_in_twitch_chat_with_badges_names_and_twitchs_limits(tmp_path):
-    with twitch_double(TOKENS) as twitch, embedded_site(tmp_path) as site:
+    with (
+        twitch_double(TOKENS) as twitch,
+        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{twitch.port}") as site,
+    ):
         twitch.viewers["streamer"] = Viewer("StreamerGal", "1001", "broadcaster/1,partner/1")
         twitch.viewers["viewer"] = Viewer("Viewer_One", "2002", "")
         streamer = Human(twitch.port, "streamer", password="oauth:s3cret")
@@ -133,7 +136,10 @@ def test_a_bot_answers_in_twitch_chat_with_badges_names_and_twitchs_limits(tmp_p
 
 
 def test_a_wrong_token_is_reported_in_the_connectors_state(tmp_path):
-    with twitch_double(TOKENS) as twitch, embedded_site(tmp_path) as site:
+    with (
+        twitch_double(TOKENS) as twitch,
+        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{twitch.port}") as site,
+    ):
         connector_create(site, twitch.port, "not-the-token")
         wait_until(
             lambda: (

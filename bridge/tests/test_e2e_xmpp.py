@@ -78,7 +78,12 @@ def test_a_bot_answers_on_xmpp_in_a_room_and_one_to_one_with_trust_from_affiliat
     # A post written from another process reaches the embedded worker through the sweeper.
     with (
         prosody(tmp_path) as server,
-        embedded_site(tmp_path, DELIVERY_SWEEP_SECONDS="1", DELIVERY_STUCK_SECONDS="1") as site,
+        embedded_site(
+            tmp_path,
+            DELIVERY_SWEEP_SECONDS="1",
+            DELIVERY_STUCK_SECONDS="1",
+            HTTP_ALLOWED_HOSTS=f"127.0.0.1:{server.port}",
+        ) as site,
     ):
         accounts_add(server, "alice", "bob")
         alice = human(server, "alice")
@@ -147,7 +152,10 @@ def test_a_bot_answers_on_xmpp_in_a_room_and_one_to_one_with_trust_from_affiliat
 def test_nothing_is_lost_or_doubled_when_the_bridge_botsite_or_the_xmpp_server_restart(
     tmp_path,
 ):
-    with prosody(tmp_path) as server, embedded_site(tmp_path) as site:
+    with (
+        prosody(tmp_path) as server,
+        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{server.port}") as site,
+    ):
         accounts_add(server, "alice")
         site.stop()
         site.start("--no-bridge")

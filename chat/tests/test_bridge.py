@@ -12,7 +12,7 @@ from conversations.models import Connector, Message
 from conversations.selectors import message_outbound
 from conversations.services.connectors import connector_secret_set
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("network_servers")]
 
 CONFIG = {
     "host": "127.0.0.1",

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from botsite.http import OutboundError, endpoint_check
 from conversations.connectors.base import (
     ConnectorIdentity,
     ConnectorType,
@@ -29,6 +30,16 @@ def trust_field(who: str) -> forms.TypedChoiceField:
         required=False,
         help_text=f"Trust {who} gets at least (empty: none from the role).",
     )
+
+
+def endpoint_clean(form: forms.Form, field: str, host: str, port: int) -> None:
+    """The network's server may be reached: a public address, or one operators allowed
+    (`HTTP_ALLOWED_HOSTS`, as for every outbound connection); else an error on `field`.
+    Checked when staff save the settings and again when they test them."""
+    try:
+        endpoint_check(host, port)
+    except OutboundError as error:
+        form.add_error(field, str(error))
 
 
 class BridgedConnectorType(ConnectorType):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
@@ -66,10 +67,13 @@ def connector_probe(connector: Connector, *, timeout: float = PROBE_SECONDS) -> 
     if connector.kind not in connection_types:
         label = connector_types.label_for(connector.kind)
         return ProbeResult(False, f"{label} is not a network the bridge connects to.")
+    try:
+        # Checked again, as every outbound connection is: DNS answers change after a save.
+        config = connector_types.config_clean(connector.kind, connector.config)
+    except ValidationError as error:
+        return ProbeResult(False, f"The settings are refused: {' '.join(error.messages)}")
     state = asyncio.run(
-        connection_probe(
-            connector.kind, connector.config, connector_secret(connector), timeout=timeout
-        )
+        connection_probe(connector.kind, config, connector_secret(connector), timeout=timeout)
     )
     if state.state != "connected":
         return ProbeResult(False, f"Could not connect: {state.detail}")

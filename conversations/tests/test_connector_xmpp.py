@@ -6,6 +6,8 @@ from bridge.tests.prosody import certificate_write
 from conversations.connectors.base import ConnectorIdentity
 from conversations.connectors.builtin.xmpp import XmppConfigForm, XmppConnector
 
+pytestmark = pytest.mark.usefixtures("network_servers")
+
 XMPP = {"jid": "botsite@example.org", "rooms": ["botsite@conference.example.org"]}
 
 

@@ -18,7 +18,7 @@ from conversations.models import Connector, Message
 from conversations.services import connectors as services
 from conversations.tests.factories import BotFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("network_servers")]
 
 IRC = {"host": "127.0.0.1", "port": 6667, "tls": False, "nick": "botsite", "channels": ["#a"]}
 
@@ -170,9 +170,10 @@ def test_an_inbound_frame_that_cannot_be_stored_is_refused(frame):
 
 
 def test_staff_test_a_connection_from_the_admin_and_read_what_the_server_said(
-    admin_client, tmp_path
+    admin_client, tmp_path, network_servers
 ):
     with ngircd(tmp_path, password="opensesame") as ircd:
+        network_servers.append(f"127.0.0.1:{ircd.port}")
         good = connector_make(port=ircd.port, auth="server", nick="probegood")
         services.connector_secret_set(connector=good, secret="opensesame")
         bad = connector_make(port=ircd.port, auth="server", nick="probebad")
@@ -186,3 +187,35 @@ def test_staff_test_a_connection_from_the_admin_and_read_what_the_server_said(
     shown = [(m.level_tag, m.message) for m in page.context["messages"]]
     assert ("success", f"{good}: Connected; joined #a.") in shown
     assert ("error", f"{bad}: Could not connect: Access denied: Bad password?") in shown
+
+
+@pytest.mark.parametrize("host", ["10.0.0.5", "127.0.0.1", "localhost", "169.254.169.254"])
+def test_a_server_on_a_private_or_local_address_is_refused_unless_operators_allow_it(
+    host, network_servers
+):
+    connector = Connector(
+        bot=BotFactory(), kind="irc", name="inside", config={**IRC, "host": host, "port": 6697}
+    )
+    with pytest.raises(ValidationError) as caught:
+        connector.full_clean()
+    assert "private or local address" in str(caught.value)
+
+    network_servers.append(f"{host}:6697")
+    connector.full_clean()
+
+
+def test_a_name_that_resolves_inside_is_refused_and_the_test_connects_nowhere(dns, settings):
+    connector = connector_make()  # saved while operators allowed its server
+    dns["irc.example.org"] = ["10.1.2.3"]
+    Connector.objects.filter(pk=connector.pk).update(
+        config={**IRC, "host": "irc.example.org", "port": 6697}
+    )
+    connector.refresh_from_db()
+
+    result = services.connector_probe(connector)
+
+    assert not result.is_connected
+    assert result.detail == (
+        "The settings are refused: host: irc.example.org is a private or local address; "
+        "it is not allowed."
+    )

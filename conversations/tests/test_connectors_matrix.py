@@ -9,6 +9,8 @@ from conversations.models import Connector
 from conversations.tests.factories import BotFactory
 from engine.messages import OutboundMessage
 
+pytestmark = pytest.mark.usefixtures("network_servers")
+
 MATRIX = {
     "homeserver": "https://matrix.example.org",
     "user_id": "@botsite:example.org",

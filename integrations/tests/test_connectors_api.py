@@ -8,7 +8,7 @@ from django.urls import reverse
 from conversations.models import Connector
 from conversations.services.connectors import connector_secret
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("network_servers")]
 
 IRC = {"host": "127.0.0.1", "port": 6667, "nick": "newbot", "channels": ["#new"]}
 
@@ -69,10 +69,11 @@ def test_a_room_cannot_be_pointed_at_a_connector_through_the_api(own, foreign, a
     assert own.room.via_id is None
 
 
-def test_a_connection_test_through_the_api_says_why_it_failed(own, api):
+def test_a_connection_test_through_the_api_says_why_it_failed(own, api, network_servers):
     with socket.socket() as placeholder:  # a loopback port nothing listens on
         placeholder.bind(("127.0.0.1", 0))
         port = placeholder.getsockname()[1]
+    network_servers.append(f"127.0.0.1:{port}")
     connector = Connector.objects.create(
         bot=own.bot, kind="irc", name="nowhere", config={**IRC, "port": port, "tls": False}
     )
@@ -89,3 +90,15 @@ def test_another_tenants_connector_cannot_be_tested(foreign, api):
         bot=foreign.bot, kind="irc", name="theirs", config={**IRC, "tls": False}
     )
     assert api.post(reverse("api:connector-test", args=[connector.pk])).status_code == 404
+
+
+def test_the_api_refuses_a_connector_aimed_at_a_private_address(own, api):
+    answer = api.post(
+        reverse("api:connector-list"),
+        {"bot": own.bot.slug, "kind": "irc", "name": "inside",
+         "config": {**IRC, "host": "192.168.1.10"}},
+        format="json",
+    )  # fmt: skip
+    assert answer.status_code == 400, answer.content
+    assert "private or local address" in answer.content.decode()
+    assert not Connector.objects.filter(name="inside").exists()

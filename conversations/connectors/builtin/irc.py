@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from django import forms
 
 from botsite.fields import StringListFormField
-from conversations.connectors.bridged import BridgedConnectorType, trust_field
+from conversations.connectors.bridged import BridgedConnectorType, endpoint_clean, trust_field
 from conversations.connectors.registry import connector_types
 
 #: Bold, colour (with its numbers), hex colour, reset, monospace, reverse, italic,
@@ -72,6 +72,8 @@ class IrcConfigForm(forms.Form):
         cleaned = super().clean() or {}
         if not cleaned.get("port"):
             cleaned["port"] = 6697 if cleaned.get("tls") else 6667
+        if cleaned.get("host"):
+            endpoint_clean(self, "host", cleaned["host"], cleaned["port"])
         return cleaned
 
     def clean_auth(self) -> str:

@@ -13,6 +13,7 @@ import nh3
 from django import forms
 
 from botsite.fields import StringListFormField
+from botsite.http import url_validator
 from conversations.connectors.bridged import BridgedConnectorType, trust_field
 from conversations.connectors.registry import connector_types
 from engine.messages import OutboundMessage
@@ -86,6 +87,7 @@ class MatrixConfigForm(forms.Form):
         homeserver = str(self.cleaned_data["homeserver"]).rstrip("/")
         if not homeserver.startswith(("http://", "https://")):
             raise forms.ValidationError("The homeserver's URL starts with https:// (or http://).")
+        url_validator(homeserver)  # as every outbound URL: no private or local address
         return homeserver
 
     def clean_user_id(self) -> str:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from django import forms
 
 from botsite.fields import StringListFormField
-from conversations.connectors.bridged import BridgedConnectorType, trust_field
+from conversations.connectors.bridged import BridgedConnectorType, endpoint_clean, trust_field
 from conversations.connectors.builtin.irc import formatting_strip
 from conversations.connectors.registry import connector_types
 
@@ -73,6 +73,7 @@ class TwitchConfigForm(forms.Form):
         cleaned["host"] = cleaned.get("host") or "irc.chat.twitch.tv"
         if not cleaned.get("port"):
             cleaned["port"] = 6697 if cleaned.get("tls") else 6667
+        endpoint_clean(self, "host", cleaned["host"], cleaned["port"])
         return cleaned
 
 

@@ -14,7 +14,7 @@ from django import forms
 from slixmpp.jid import JID, InvalidJID
 
 from botsite.fields import StringListFormField
-from conversations.connectors.bridged import BridgedConnectorType, trust_field
+from conversations.connectors.bridged import BridgedConnectorType, endpoint_clean, trust_field
 from conversations.connectors.registry import connector_types
 
 STARTTLS, DIRECT_TLS, PLAINTEXT = "starttls", "direct", "plaintext"
@@ -132,6 +132,11 @@ class XmppConfigForm(forms.Form):
         if host and not cleaned.get("port"):
             cleaned["port"] = PORTS[tls]
         jid = cleaned.get("jid")
+        # Without a host the bridge asks DNS (SRV) where the JID's domain serves: the
+        # domain itself is what can be checked here.
+        server = host or (JID(jid).domain if jid else "")
+        if server:
+            endpoint_clean(self, "host", server, int(cleaned.get("port") or PORTS[tls]))
         if jid and not cleaned.get("nick"):
             cleaned["nick"] = JID(jid).user
         return cleaned
