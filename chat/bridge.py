@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_PROTOCOL = 4400
+#: `Room.external_id` and `Participant.external_id`: "<connector id>/<network's name>".
+EXTERNAL_ID_MAX_CHARS = 255
 #: A connector's "last message in" is written at most this often from one socket.
 SEEN_IN_SECONDS = 10.0
 
@@ -199,6 +201,17 @@ class BridgeConsumer(DirectJsonWebsocketConsumer):
             await self._error("invalid_frame", "'sender' needs an 'id'.")
             return
         is_direct = content.get("direct") is True
+        longest = max(
+            len(services.connector_room_external_id(held.id, each)) for each in (target, sender_id)
+        )
+        if longest > EXTERNAL_ID_MAX_CHARS or not target or not sender_id:
+            # Refused for what it is: a frame that can never be stored must not come back.
+            await self._error(
+                "invalid_frame",
+                f"'room' and 'sender.id' must be 1 to {EXTERNAL_ID_MAX_CHARS - 20} characters.",
+                event_id=str(content.get("event_id")),
+            )
+            return
         identity = ConnectorIdentity(
             bot_slug=held.bot_slug,
             room_external_id=services.connector_room_external_id(held.id, target),

@@ -157,6 +157,9 @@ async def test_another_bridge_holds_nothing_while_the_first_beats_and_bad_frames
         ({"type": "nonsense"}, "unknown_type"),
         (inbound(connector, "e2", "\x00"), "invalid_text"),
         ({**inbound(connector, "e3", "hi"), "sender": "Alice"}, "invalid_frame"),
+        # An XMPP JID may be far longer than a room's id can be: refused, not resent forever.
+        (inbound(connector, "e4", "hi", room=f"{'x' * 300}@example.org"), "invalid_frame"),
+        (inbound(connector, "e5", "hi", sender={"id": "a" * 300}), "invalid_frame"),
     ]:
         await first.send_json_to(frame)
         [error] = await frames_until_quiet(first)
