@@ -3,6 +3,7 @@
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,6 +89,19 @@ class EmbeddedSite:
         result = run_python("import django\ndjango.setup()\n" + code, self.env)
         assert result.returncode == 0, result.stderr
         return result.stdout
+
+    def batching_window_open(self, window_ms: int) -> None:
+        """The demo bot batches the calls of a room in windows of `window_ms`. Windows are
+        aligned to the clock: this returns just after one began, so that messages sent
+        now share it (waiting for the clock, not guessing a delay)."""
+        self.django(
+            "from conversations.config import bot_config_changed\n"
+            "from conversations.models import Bot\n"
+            f"Bot.objects.filter(slug='demo').update(batch_window_ms={window_ms})\n"
+            "bot_config_changed(bot_id=Bot.objects.get(slug='demo').pk)\n"
+        )
+        window = window_ms / 1000
+        time.sleep(window - time.time() % window + 0.05)
 
 
 @contextmanager

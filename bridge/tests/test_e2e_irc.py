@@ -4,7 +4,6 @@
 import json
 import signal
 import sys
-import time
 
 import pytest
 
@@ -81,17 +80,6 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
             lambda: any("Go" in text for text in alice.heard_from(BOT, "#botsite")),
             what="the latest golang post, from a worker",
         )
-        # The seed's other latest-post sentences, addressed by name, and a question.
-        for text, answer in [
-            (f"{BOT}: get me the most recent post", "Schedules that survive restarts"),
-            (f"{BOT}, get me the three most recent posts", "Schedules that survive restarts"),
-            (f"{BOT} get me the 6th most recent post", "Generics in Go, two years on"),
-            ("!remember", "What should I call it?"),
-            ("wifi", "What should I remember?"),
-            ("the code is 1234", "OK, I'll remember wifi."),
-            ("!recall wifi", "wifi: the code is 1234"),
-        ]:
-            alice.ask("#botsite", text, answer=answer, bot=BOT)
         alice.say(BOT, "!ping")
         alice.wait(lambda: "pong" in alice.heard_from(BOT, "alice"), what="a private pong")
         # An operator is trusted (op_trust); a plain member is not.
@@ -129,7 +117,7 @@ def test_a_bot_answers_on_irc_in_a_channel_and_in_private_with_trust_from_ops(tm
             what="every reply marked relayed",
         )
         counts = relay_counts(site)
-        assert counts["in"] == 14, counts
+        assert counts["in"] == 7, counts
         posts = [text for text in alice.heard_from(BOT, "#botsite") if "Hot off" in text]
         assert len(posts) == 1, posts
         status = site.django(
@@ -265,14 +253,7 @@ def test_on_irc_help_the_seeds_sentences_questions_and_batching_work_as_in_the_w
         alice.wait(lambda: any("correct horse" in text for text in heard()), what="recall")
 
         # Two people asking the same thing in one batching window: one reply to both.
-        site.django(
-            "from conversations.models import Bot\n"
-            "Bot.objects.filter(slug='demo').update(batch_window_ms=2000)\n"
-            "from conversations.config import bot_config_changed\n"
-            "bot_config_changed(bot_id=Bot.objects.get(slug='demo').pk)\n"
-        )
-        window = 2.0
-        time.sleep(window - time.time() % window + 0.05)
+        site.batching_window_open(2000)
         alice.say("#botsite", "!ping")
         bob.say("#botsite", "!ping")
         alice.wait(lambda: any(t.endswith(": pong") for t in heard()), what="one reply to both")

@@ -147,8 +147,16 @@ def test_a_bot_answers_on_matrix_in_a_room_and_a_direct_chat_with_trust_from_pow
         )
         alice.wait(lambda: any("Hot off" in text for text in heard()), what="the post")
 
+        # Two people asking the same thing in one batching window: one reply to both.
+        site.batching_window_open(2000)
+        alice.say(room, "!ping")
+        bob.say(room, "!ping")
+        alice.wait(lambda: any(t.endswith(": pong") for t in heard()), what="one reply to both")
+        [reply] = [text for text in heard() if text.endswith(": pong")]
+        assert len(reply.removesuffix(": pong").split(", ")) == 2, reply
+
         state = all_relayed(site)
-        assert (state["in"], state["bot"]) == (8, 9), state
+        assert (state["in"], state["bot"]) == (10, 10), state
         assert len([text for text in heard() if "Hot off" in text]) == 1, heard()
         assert state["status"] == "connected", state
         assert state["joined"] == state["rooms"] == sorted([ALIAS, direct]), state

@@ -4,7 +4,6 @@ chat server (`twitchd.py`: no Twitch server can run here), with viewers played b
 real IRC server in test_e2e_irc.py."""
 
 import json
-import time
 
 import pytest
 
@@ -54,13 +53,6 @@ def participants(site) -> dict:
     )
 
 
-def at_a_window_start() -> None:
-    """Batching windows are aligned to the clock: start just after one begins, so two
-    messages sent together share it (waiting for the clock, not for a guess)."""
-    window = WINDOW_MS / 1000
-    time.sleep(window - time.time() % window + 0.05)
-
-
 def test_a_bot_answers_in_twitch_chat_with_badges_names_and_twitchs_limits(tmp_path):
     with (
         twitch_double(TOKENS) as twitch,
@@ -108,11 +100,7 @@ def test_a_bot_answers_in_twitch_chat_with_badges_names_and_twitchs_limits(tmp_p
         )
 
         # Two viewers asking at once, inside the bot's batching window: one reply, both named.
-        site.django(
-            "from conversations.models import Bot\n"
-            f"Bot.objects.filter(slug='demo').update(batch_window_ms={WINDOW_MS})\n"
-        )
-        at_a_window_start()
+        site.batching_window_open(WINDOW_MS)
         streamer.say(CHANNEL, "!ping")
         viewer.say(CHANNEL, "!ping")
         streamer.wait(

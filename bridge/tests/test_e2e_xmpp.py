@@ -130,13 +130,21 @@ def test_a_bot_answers_on_xmpp_in_a_room_and_one_to_one_with_trust_from_affiliat
         )
         alice.wait(lambda: any("Hot off" in text for text in heard()), what="the post")
 
+        # Two people asking the same thing in one batching window: one reply to both.
+        site.batching_window_open(2000)
+        alice.say(ROOM, "!ping")
+        bob.say(ROOM, "!ping")
+        alice.wait(lambda: any(t.endswith(": pong") for t in heard()), what="one reply to both")
+        [reply] = [text for text in heard() if text.endswith(": pong")]
+        assert len(reply.removesuffix(": pong").split(", ")) == 2, reply
+
         wait_until(
             lambda: relay_counts(site)["unrelayed"] == 0,
             timeout=20,
             what="every reply marked relayed",
         )
         counts = relay_counts(site)
-        assert counts["in"] == 7, counts
+        assert counts["in"] == 9, counts
         posts = [text for text in heard() if "Hot off" in text]
         assert len(posts) == 1, posts
         status = site.django(
