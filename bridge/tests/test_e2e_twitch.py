@@ -54,9 +54,15 @@ def participants(site) -> dict:
 
 
 def test_a_bot_answers_in_twitch_chat_with_badges_names_and_twitchs_limits(tmp_path):
+    # A post written from another process reaches the embedded worker through the sweeper.
     with (
         twitch_double(TOKENS) as twitch,
-        embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{twitch.port}") as site,
+        embedded_site(
+            tmp_path,
+            DELIVERY_SWEEP_SECONDS="1",
+            DELIVERY_STUCK_SECONDS="1",
+            HTTP_ALLOWED_HOSTS=f"127.0.0.1:{twitch.port}",
+        ) as site,
     ):
         twitch.viewers["streamer"] = Viewer("StreamerGal", "1001", "broadcaster/1,partner/1")
         twitch.viewers["viewer"] = Viewer("Viewer_One", "2002", "")
@@ -112,10 +118,25 @@ def test_a_bot_answers_in_twitch_chat_with_badges_names_and_twitchs_limits(tmp_p
         )
         # Twitch's ids and names: the user id is who they are, the display name what shows.
         assert participants(site) == {"id:1001": ["StreamerGal", 50], "id:2002": ["Viewer_One", 0]}
+
+        # A subscribed channel gets a post once.
+        streamer.ask(CHANNEL, "!subscribe news", answer="ubscribed", bot=BOT)
+        site.django(
+            "from publishers import services\n"
+            "from publishers.models import Publisher\n"
+            "services.post_create(publisher=Publisher.objects.get(slug='news'), title='Hot off')\n"
+        )
+        streamer.wait(
+            lambda: any("Hot off" in text for text in streamer.heard_from(BOT, CHANNEL)),
+            what="the post",
+        )
+
         # The room's messages go out in order: once a later one is heard, a second copy of
         # the batched reply would have been heard too.
         viewer.say(CHANNEL, "!about")
         streamer.wait(lambda: "demo bot" in streamer.heard_from(BOT, CHANNEL)[-1], what="the about")
+        posts = [text for text in streamer.heard_from(BOT, CHANNEL) if "Hot off" in text]
+        assert len(posts) == 1, posts
         pongs = [text for text in streamer.heard_from(BOT, CHANNEL) if text.endswith("pong")]
         assert pongs == ["pong", "StreamerGal, Viewer_One: pong"], pongs
         assert twitch.violations == [], twitch.violations
