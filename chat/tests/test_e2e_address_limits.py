@@ -4,6 +4,7 @@ import contextlib
 import json
 import signal
 import sys
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -112,8 +113,20 @@ def test_the_frames_of_one_address_share_one_allowance_across_servers(two_daphne
     (port_a, daphne_a), (port_b, daphne_b) = two_daphnes
     on_a, on_b = greeted(port_a), greeted(port_b)  # two frames of six
     try:
-        for socket_ in (on_a, on_b, on_a, on_b):
-            socket_.send(json.dumps({"type": "message", "text": "hello there"}))
+        # Each one stored before the next is sent: frames on two servers are otherwise
+        # taken in no set order, and the seventh taken could be one of these.
+        for number, socket_ in enumerate((on_a, on_b, on_a, on_b)):
+            client_id = str(uuid.uuid4())
+            socket_.send(json.dumps({"type": "message", "text": "hi", "client_id": client_id}))
+            acked: list[dict] = []
+            wait_until(
+                lambda s=socket_, c=client_id, a=acked: any(
+                    f.get("type") == "ack" and f.get("client_id") == c for f in frames(s, a)
+                ),
+                timeout=60,
+                what=f"message {number + 1} stored",
+                watch=[daphne_a, daphne_b],
+            )
         seen: list[dict] = []
         on_b.send(json.dumps({"type": "message", "text": "one too many"}))
         wait_until(
