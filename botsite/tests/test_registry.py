@@ -104,7 +104,9 @@ def test_config_clean_of_an_unknown_key_blames_the_kind_field(registry):
 )
 def test_every_registered_type_honours_the_plugin_contract(plugin, dns):
     # Example configs name example hosts; outbound URLs are resolved when they are saved.
-    for host in ["api.example.com", "blog.example.com"]:
+    # Connectors' example servers are checked the same way.
+    for host in ["api.example.com", "blog.example.com", "irc.libera.chat", "matrix.org",
+                 "irc.chat.twitch.tv", "example.org"]:  # fmt: skip
         dns[host] = ["93.184.215.14"]
     assert plugin.label
     assert plugin.description(), "the first docstring line is what help and the admin show"

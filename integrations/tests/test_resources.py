@@ -65,6 +65,8 @@ def sibling_token(tenant: Tenant) -> ApiToken:
 
 
 IRC = {"host": "127.0.0.1", "port": 6667, "nick": "newbot", "channels": ["#new"]}
+#: The connector's IRC server, on loopback, is one operators allowed (`network_servers`).
+pytestmark = pytest.mark.usefixtures("network_servers")
 
 ENDPOINTS = [
     Endpoint(
