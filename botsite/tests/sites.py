@@ -84,6 +84,22 @@ class EmbeddedSite:
             self.process.stop()
             self.process = None
 
+    def bridge_apart(self) -> None:
+        """Run the server without its in-process bridge, for tests that start, kill and
+        restart a bridge process of their own (`bridge_start`)."""
+        self.stop()
+        self.start("--no-bridge")
+
+    def bridge_start(self, number: int) -> Process:
+        """`python -m bridge` against this site, with the token the site made."""
+        token = (Path(self.env["BOTSITE_DATA_DIR"]) / "bridge_token").read_text().strip()
+        env = {
+            **self.env,
+            "BRIDGE_TOKEN": token,
+            "BRIDGE_BOTSITE_URL": f"ws://127.0.0.1:{self.port}",
+        }
+        return start(f"bridge-{number}", [sys.executable, "-m", "bridge"], env, self.logs)
+
     def django(self, code: str) -> str:
         """Run Django code against this site's database; returns what it printed."""
         result = run_python("import django\ndjango.setup()\n" + code, self.env)

@@ -3,11 +3,10 @@
 
 import json
 import signal
-import sys
 
 import pytest
 
-from botsite.tests.processes import start, wait_until
+from botsite.tests.processes import wait_until
 from botsite.tests.sites import embedded_site
 from bridge.tests.humans import Human
 from bridge.tests.ircd import ngircd, once_in_ci
@@ -137,17 +136,8 @@ def test_nothing_is_lost_or_doubled_when_the_bridge_botsite_or_the_irc_server_re
         ngircd(tmp_path) as ircd,
         embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{ircd.port}") as site,
     ):
-        site.stop()
-        site.start("--no-bridge")
-        token = (tmp_path / "data" / "bridge_token").read_text().strip()
-        env = {
-            **site.env,
-            "BRIDGE_TOKEN": token,
-            "BRIDGE_BOTSITE_URL": f"ws://127.0.0.1:{site.port}",
-        }
-
-        def bridge_start(n: int):
-            return start(f"bridge-{n}", [sys.executable, "-m", "bridge"], env, tmp_path)
+        site.bridge_apart()
+        bridge_start = site.bridge_start
 
         bridge = bridge_start(1)
         alice = Human(ircd.port, "alice")

@@ -4,11 +4,10 @@ matrix-nio clients. Everything on loopback, started and stopped here."""
 import asyncio
 import json
 import signal
-import sys
 
 import pytest
 
-from botsite.tests.processes import start, wait_until
+from botsite.tests.processes import wait_until
 from botsite.tests.sites import EmbeddedSite, embedded_site, once_in_ci
 from bridge.networks import connection_probe
 from bridge.tests.matrix_humans import MatrixHuman
@@ -179,17 +178,8 @@ def test_nothing_is_lost_or_doubled_when_the_bridge_is_killed_or_botsite_is_down
         synapse(tmp_path) as server,
         embedded_site(tmp_path, HTTP_ALLOWED_HOSTS=f"127.0.0.1:{server.port}") as site,
     ):
-        site.stop()
-        site.start("--no-bridge")
-        token = (tmp_path / "data" / "bridge_token").read_text().strip()
-        env = {
-            **site.env,
-            "BRIDGE_TOKEN": token,
-            "BRIDGE_BOTSITE_URL": f"ws://127.0.0.1:{site.port}",
-        }
-
-        def bridge_start(n: int):
-            return start(f"bridge-{n}", [sys.executable, "-m", "bridge"], env, tmp_path)
+        site.bridge_apart()
+        bridge_start = site.bridge_start
 
         def bridge_kill(bridge) -> None:
             bridge.popen.send_signal(signal.SIGKILL)
